@@ -1,0 +1,48 @@
+# The two commands of the README: `make demo` and `make test`. Both install whatever is missing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+MODEL  := models/person-ssdlite/1/manifest.json
+VIDEO  := data/vtest.avi
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test system-deps model video bench clean help
+
+help:
+	@echo "make demo   - run the agent on the sample footage against a local broker and show what it publishes"
+	@echo "make test   - run the whole test suite"
+	@echo "make bench  - agent overhead vs OpenVINO benchmark_app (see bench/)"
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[prune,dev]'
+	touch $@
+
+# Debian packages: the MQTT broker the demo and tests run, dpkg-deb for the sample footage.
+system-deps:
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || \
+	  { echo "installing mosquitto (Debian)"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto; }
+	@systemctl disable --now mosquitto >/dev/null 2>&1 || true
+
+$(VIDEO): | $(STAMP)
+	$(PY) -m models.assets video
+
+$(MODEL): models/build_default.py | $(STAMP)
+	$(PY) -m models.build_default --store models
+
+video: $(VIDEO)
+model: $(MODEL)
+
+demo: $(STAMP) system-deps $(VIDEO) $(MODEL)
+	$(PY) -m agent.demo --config examples/demo.toml --seconds 30
+
+test: $(STAMP) system-deps $(VIDEO) $(MODEL)
+	$(PY) -m pytest -q
+
+bench: $(STAMP) $(VIDEO) $(MODEL)
+	$(PY) bench/agent_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

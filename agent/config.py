@@ -1,0 +1,191 @@
+"""The agent's configuration: one TOML file, validated by pydantic, secrets from the environment.
+
+Every key is documented by its field description; `headcount-agent check-config FILE` validates a file
+and `headcount-agent schema config` prints the JSON Schema. Unknown keys are errors, so a typo never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from models.manifest import NAME_PATTERN
+
+Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+"""A point in normalised frame coordinates: (x, y), 0..1, origin top left."""
+
+TOPIC_SEGMENT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class ConfigError(Exception):
+    """The config file is unusable; the message names the file, the field and the problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TlsConfig(_Section):
+    ca_file: Path | None = Field(default=None, description="CA bundle that signed the broker's certificate.")
+    cert_file: Path | None = Field(default=None, description="Client certificate (for brokers that require one).")
+    key_file: Path | None = Field(default=None, description="Client private key for `cert_file`.")
+    insecure: bool = Field(default=False, description="Skip hostname verification (testing only).")
+
+
+class MqttConfig(_Section):
+    host: str = Field(default="localhost", description="Broker host name or address.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port (8883 is usual with TLS).")
+    prefix: str = Field(default="headcount", pattern=TOPIC_SEGMENT, description="First topic level.")
+    client_id: str | None = Field(default=None, description="MQTT client id; default `headcount-<device_id>`.")
+    username: str | None = Field(default=None, description="Broker user; env HEADCOUNT_MQTT_USERNAME overrides.")
+    password: str | None = Field(
+        default=None, description="Broker password; prefer env HEADCOUNT_MQTT_PASSWORD over the file."
+    )
+    tls: TlsConfig | None = Field(default=None, description="Enable TLS with these files; omit for plain TCP.")
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive interval.")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest wait between reconnect attempts.")
+
+
+class ModelConfig(_Section):
+    store: Path = Field(default=Path("models"), description="Model store root (`<store>/<name>/<version>/`).")
+    name: str = Field(default="person-ssdlite", pattern=NAME_PATTERN, description="Model name in the store.")
+    version: str = Field(default="1", pattern=NAME_PATTERN, description="Model version in the store.")
+    devices: list[str] = Field(
+        default_factory=lambda: ["MYRIAD", "NPU", "GPU", "CPU"],
+        min_length=1,
+        description="Device preference list (OpenVINO names, AUTO:/HETERO: allowed); the first available wins, "
+        "CPU is the fallback.",
+    )
+    score_threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="Minimum detection score counted.")
+    label: str = Field(default="person", description="Label to count; must be one of the model's labels.")
+    performance_hint: Literal["LATENCY", "THROUGHPUT"] = Field(
+        default="LATENCY", description="OpenVINO performance hint for the compiled model."
+    )
+    cache_dir: Path | None = Field(default=None, description="OpenVINO model cache (faster restarts).")
+
+
+class LineConfig(_Section):
+    start: Point = Field(description="Line start, normalised (x, y).")
+    end: Point = Field(description="Line end, normalised (x, y).")
+    inside: Point = Field(description="Any point on the room's side of the line: moving to that side counts `in`.")
+    min_frames: int = Field(default=3, ge=1, description="Frames a track must stay on the new side to count.")
+
+    @model_validator(mode="after")
+    def _not_degenerate(self) -> LineConfig:
+        if self.start == self.end:
+            raise ValueError("line start and end are the same point")
+        (x1, y1), (x2, y2), (px, py) = self.start, self.end, self.inside
+        if abs((x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)) < 1e-9:
+            raise ValueError("`inside` lies on the line; it must be on one side of it")
+        return self
+
+
+class TrackerConfig(_Section):
+    iou_threshold: float = Field(default=0.3, gt=0.0, lt=1.0, description="Minimum IoU to continue a track.")
+    max_missed: int = Field(default=5, ge=0, description="Frames a track survives without a detection.")
+
+
+class CameraConfig(_Section):
+    name: str = Field(pattern=TOPIC_SEGMENT, description="Camera name, used as a topic level.")
+    source: str = Field(description="Video file path, RTSP/HTTP URL, or USB camera index ('0').")
+    loop: bool = Field(default=False, description="Files only: start again at the end.")
+    realtime: bool = Field(
+        default=True,
+        description="Files only: play at the file's frame rate like a live camera (stale frames dropped); "
+        "false reads as fast as inference takes frames, dropping none.",
+    )
+    anchor: Literal["center", "bottom_center"] = Field(
+        default="center", description="Box point used for zones and lines."
+    )
+    zone: list[Point] | None = Field(
+        default=None, min_length=3, description="Polygon (normalised points); occupancy counts only inside it."
+    )
+    line: LineConfig | None = Field(default=None, description="Counting line for in/out totals.")
+    stall_timeout_s: float = Field(default=10.0, gt=0, description="No frame for this long: reconnect.")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest wait between reconnect attempts.")
+
+
+class TelemetryConfig(_Section):
+    interval_s: float = Field(default=10.0, gt=0, description="Seconds between telemetry messages.")
+    sysfs_root: Path = Field(default=Path("/sys"), description="Where RAPL and hwmon are read (tests use a fake tree).")
+
+
+class AgentConfig(_Section):
+    device_id: str = Field(
+        default_factory=lambda: socket.gethostname().split(".")[0] or "agent",
+        pattern=TOPIC_SEGMENT,
+        description="This PC's id, the second topic level (default: host name).",
+    )
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    cameras: list[CameraConfig] = Field(min_length=1, description="At least one camera.")
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_names(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        names = [c.name for c in cameras]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"camera names must be unique; repeated: {', '.join(duplicates)}")
+        return cameras
+
+
+ENV_OVERRIDES = {
+    "HEADCOUNT_MQTT_USERNAME": ("mqtt", "username"),
+    "HEADCOUNT_MQTT_PASSWORD": ("mqtt", "password"),
+    "HEADCOUNT_MQTT_HOST": ("mqtt", "host"),
+    "HEADCOUNT_MQTT_PORT": ("mqtt", "port"),
+}
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: invalid configuration ({exc.error_count()} problem(s)):"]
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | str, environ: dict[str, str] | None = None) -> AgentConfig:
+    """Read, apply environment overrides, validate. Relative paths resolve against the file's folder."""
+    path = Path(path)
+    environ = os.environ if environ is None else environ
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        if environ.get(variable):
+            raw.setdefault(section, {})[key] = environ[variable]
+    try:
+        config = AgentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc)) from None
+    return _resolve_paths(config, path.parent)
+
+
+def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
+    def resolve(p: Path) -> Path:
+        return p if p.is_absolute() else (base / p)
+
+    config.model.store = resolve(config.model.store)
+    for camera in config.cameras:
+        if _is_file_source(camera.source):
+            camera.source = str(resolve(Path(camera.source)))
+    return config
+
+
+def _is_file_source(source: str) -> bool:
+    return "://" not in source and not source.isdigit()

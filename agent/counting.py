@@ -1,0 +1,167 @@
+"""Counting: occupancy in a zone and in/out totals across a line, per camera.
+
+Coordinates here are pixels of the frame; the config's normalised points are scaled once the frame
+size is known (`CameraCounter.update`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from agent.config import CameraConfig, TrackerConfig
+from agent.detections import Detections
+from agent.tracker import IouTracker
+
+
+class PolygonZone:
+    """Which anchors lie inside a polygon (boundary counts as inside)."""
+
+    def __init__(self, polygon: np.ndarray) -> None:
+        self.polygon = np.asarray(polygon, np.float32).reshape(-1, 1, 2)
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        return np.array(
+            [cv2.pointPolygonTest(self.polygon, (float(x), float(y)), False) >= 0 for x, y in points], dtype=bool
+        )
+
+
+def side_of_line(start: np.ndarray, end: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """+1 / -1 / 0 for each point: which side of the directed line start -> end it lies on."""
+    d = end - start
+    cross = d[0] * (points[:, 1] - start[1]) - d[1] * (points[:, 0] - start[0])
+    return np.sign(cross).astype(np.int8)
+
+
+@dataclass
+class _TrackSide:
+    confirmed: int  # side the track is known to be on
+    candidate: int = 0  # side it has been seen on lately, if different
+    streak: int = 0  # consecutive frames on `candidate`
+
+
+class LineCounter:
+    """In/out totals of tracks crossing a line segment, with hysteresis against jitter.
+
+    A track's side only changes after `min_frames` consecutive frames on the other side, and only
+    while its anchor projects onto the segment, so a box wobbling on the line never double counts.
+    Moving to the side of `inside` counts `in`; the other way counts `out`.
+    """
+
+    def __init__(self, start: np.ndarray, end: np.ndarray, inside: np.ndarray, min_frames: int = 3) -> None:
+        self.start = np.asarray(start, np.float64)
+        self.end = np.asarray(end, np.float64)
+        self.inside_side = int(side_of_line(self.start, self.end, np.asarray([inside], np.float64))[0])
+        self.min_frames = min_frames
+        self.in_count = 0
+        self.out_count = 0
+        self._tracks: dict[int, _TrackSide] = {}
+
+    def reset(self) -> None:
+        self.in_count = self.out_count = 0
+        self._tracks.clear()
+
+    def _on_segment(self, points: np.ndarray) -> np.ndarray:
+        d = self.end - self.start
+        t = ((points - self.start) @ d) / float(d @ d)
+        return (t >= 0.0) & (t <= 1.0)
+
+    def trigger(self, anchors: np.ndarray, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Update with one frame's tracked anchors; returns boolean arrays (crossed_in, crossed_out)."""
+        anchors = np.asarray(anchors, np.float64).reshape(-1, 2)
+        sides = side_of_line(self.start, self.end, anchors)
+        on_segment = self._on_segment(anchors)
+        crossed_in = np.zeros(len(anchors), bool)
+        crossed_out = np.zeros(len(anchors), bool)
+        for i, (track_id, side) in enumerate(zip(track_ids.tolist(), sides.tolist())):
+            if side == 0:
+                continue
+            state = self._tracks.get(track_id)
+            if state is None:
+                self._tracks[track_id] = _TrackSide(confirmed=side)
+                continue
+            if side == state.confirmed:
+                state.candidate, state.streak = 0, 0
+                continue
+            if not on_segment[i]:
+                state.candidate, state.streak = 0, 0  # crossed the infinite line beside the door
+                continue
+            state.streak = state.streak + 1 if state.candidate == side else 1
+            state.candidate = side
+            if state.streak >= self.min_frames:
+                state.confirmed, state.candidate, state.streak = side, 0, 0
+                if side == self.inside_side:
+                    self.in_count += 1
+                    crossed_in[i] = True
+                else:
+                    self.out_count += 1
+                    crossed_out[i] = True
+        return crossed_in, crossed_out
+
+    def forget(self, live_ids: set[int]) -> None:
+        """Drop the state of tracks that ended."""
+        for track_id in list(self._tracks):
+            if track_id not in live_ids:
+                del self._tracks[track_id]
+
+
+@dataclass
+class CountResult:
+    count: int
+    in_total: int
+    out_total: int
+    crossed: int = 0  # crossings in this frame
+
+
+@dataclass
+class CameraCounter:
+    """A camera's counting state: label filter, optional zone, tracker and line."""
+
+    config: CameraConfig
+    tracker_config: TrackerConfig
+    class_id: int
+    _tracker: IouTracker = field(init=False)
+    _zone: PolygonZone | None = field(init=False, default=None)
+    _line: LineCounter | None = field(init=False, default=None)
+    _frame_size: tuple[int, int] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self._tracker = IouTracker(self.tracker_config.iou_threshold, self.tracker_config.max_missed)
+
+    def _scale(self, width: int, height: int) -> None:
+        if self._frame_size == (width, height):
+            return
+        scale = np.array([width, height], np.float64)
+        in_out = (self._line.in_count, self._line.out_count) if self._line else (0, 0)
+        if self.config.zone:
+            self._zone = PolygonZone(np.asarray(self.config.zone) * scale)
+        if self.config.line:
+            line = self.config.line
+            self._line = LineCounter(
+                np.asarray(line.start) * scale, np.asarray(line.end) * scale,
+                np.asarray(line.inside) * scale, line.min_frames,
+            )
+            self._line.in_count, self._line.out_count = in_out  # totals survive a resolution change
+        self._frame_size = (width, height)
+
+    def update(self, detections: Detections, width: int, height: int) -> CountResult:
+        self._scale(width, height)
+        people = detections[detections.class_id == self.class_id]
+        anchors = people.anchors(self.config.anchor)
+        inside = self._zone.contains(anchors) if self._zone else np.ones(len(people), bool)
+        count = int(inside.sum())
+        if self._line is None:
+            return CountResult(count, 0, 0)
+        tracked = self._tracker.update(people)
+        assert tracked.tracker_id is not None
+        crossed_in, crossed_out = self._line.trigger(anchors, tracked.tracker_id)
+        self._line.forget(self._tracker.live_ids())
+        return CountResult(count, self._line.in_count, self._line.out_count, int(crossed_in.sum() + crossed_out.sum()))
+
+    def reset_tracks(self) -> None:
+        """After a stream gap the old tracks mean nothing; totals are kept."""
+        self._tracker.reset()
+        if self._line:
+            self._line.forget(set())

@@ -1,0 +1,125 @@
+"""Per-camera processing: newest frame -> detector -> counter -> count message.
+
+Each camera has its own worker thread and its own infer request, so several cameras keep the device
+busy at once (the GIL is released while a request runs). The detector is read from `ActiveModel` once
+per frame: a model swap takes effect between two frames and never inside one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from agent.counting import CameraCounter, CountResult
+from agent.detector import Detector
+from agent.stream import CameraReader, Frame
+from agent.telemetry import CameraCounters, StageStats
+from agent.topics import CountMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ActiveModel:
+    """The detector every camera uses now; `swap` replaces it atomically."""
+
+    detector: Detector
+    since: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def swap(self, detector: Detector) -> Detector:
+        old, self.detector = self.detector, detector
+        self.since = datetime.now(timezone.utc)
+        return old
+
+
+class InferenceFailed(RuntimeError):
+    """The device failed to run a request; the daemon decides whether to change device."""
+
+
+class CameraWorker(threading.Thread):
+    """Runs one camera's frames through the active model and emits count messages."""
+
+    def __init__(
+        self,
+        reader: CameraReader,
+        counter: CameraCounter,
+        active: ActiveModel,
+        stats: StageStats,
+        emit: Callable[[CountMessage], None],
+        score_threshold: float,
+        heartbeat_s: float,
+        stop: threading.Event,
+        on_error: Callable[[str, Exception], None],
+    ) -> None:
+        super().__init__(name=f"worker-{reader.config.name}", daemon=True)
+        self.reader = reader
+        self.counter = counter
+        self.active = active
+        self.stats = stats
+        self.emit = emit
+        self.score_threshold = score_threshold
+        self.heartbeat_s = heartbeat_s
+        self.stop_event = stop
+        self.on_error = on_error
+        self.frames_processed = 0
+        self.last_inference = time.monotonic()
+        self.max_count = 0
+        self._last: tuple[int, int, int] | None = None
+        self._last_emit = 0.0
+
+    @property
+    def camera(self) -> str:
+        return self.reader.config.name
+
+    def counters(self) -> CameraCounters:
+        return self.reader.counters(self.frames_processed)
+
+    @property
+    def finished(self) -> bool:
+        return self.reader.state == "ended" and not self.reader.is_alive()
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            frame = self.reader.slot.take(timeout=0.5)
+            if frame is None:
+                if self.finished:
+                    break
+                continue
+            try:
+                self.process(frame)
+            except Exception as exc:  # a device error must not kill the camera's thread
+                log.error("camera %s: inference failed: %s", self.camera, exc)
+                self.on_error(self.camera, exc)
+                self.stop_event.wait(0.5)
+
+    def process(self, frame: Frame) -> CountResult:
+        detector = self.active.detector  # the swap point: one model for the whole frame
+        detections, times = detector.session().run(frame.image, self.score_threshold)
+        height, width = frame.image.shape[:2]
+        result = self.counter.update(detections, width, height)
+        self.stats.add("decode", frame.decode_s)
+        self.stats.add("preprocess", times.preprocess)
+        self.stats.add("infer", times.infer)
+        self.stats.add("postprocess", times.postprocess)
+        self.frames_processed += 1
+        self.last_inference = time.monotonic()
+        self.max_count = max(self.max_count, result.count)
+        self._maybe_emit(frame, result, detector.manifest.ref)
+        return result
+
+    def _maybe_emit(self, frame: Frame, result: CountResult, model: str) -> None:
+        key = (result.count, result.in_total, result.out_total)
+        now = time.monotonic()
+        if key == self._last and now - self._last_emit < self.heartbeat_s:
+            return
+        self._last, self._last_emit = key, now
+        self.emit(
+            CountMessage(
+                ts=frame.ts, seq=0, camera=self.camera, count=result.count, in_total=result.in_total,
+                out_total=result.out_total, model=model, frame=frame.index,
+            )
+        )

@@ -1,0 +1,113 @@
+"""SSD-MobileNet: MobileNetV2 backbone with SSDLite heads and extra layers (depthwise separable).
+
+Feature maps (300x300 input): the expansion output of block 13 (576 ch, 19x19, TF's "layer_15/expansion"),
+the last 1x1 conv (1280 ch, 10x10), then four extra layers down to 1x1. Layer names are ConvUnit paths
+(`backbone.blocks.3.expand`), which `ModelConfig.widths` and the layer spec use.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from pruning.config import ModelConfig
+from pruning.ssd.anchors import anchors_per_cell
+from pruning.ssd.layers import ConvUnit, make_divisible
+from pruning.ssd.ssd import SSD, SSDLiteHead
+
+# (expansion t, channels c, repeats n, first stride s): torchvision's MobileNetV2 table.
+INVERTED_RESIDUAL_SETTING = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                             (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+TAP_BLOCK = 13
+"""Block whose expansion output is the first feature map."""
+EXTRA_DEPTHS = (512, 256, 256, 128)
+
+
+class InvertedResidual(nn.Module):
+    """expand 1x1 (absent when t == 1) -> depthwise 3x3 -> project 1x1 (linear), residual when shapes allow."""
+
+    def __init__(self, cin: int, hidden: int, cout: int, stride: int, expand: bool) -> None:
+        super().__init__()
+        self.expand = ConvUnit(cin, hidden, 1) if expand else None
+        self.dw = ConvUnit(hidden, hidden, 3, stride, groups=hidden)
+        self.project = ConvUnit(hidden, cout, 1, act=None)
+        self.use_res = stride == 1 and cin == cout
+
+    def expanded(self, x: torch.Tensor) -> torch.Tensor:
+        return self.expand(x) if self.expand is not None else x
+
+    def finish(self, hidden: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        out = self.project(self.dw(hidden))
+        return x + out if self.use_res else out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.finish(self.expanded(x), x)
+
+
+class MobileNetV2Backbone(nn.Module):
+    def __init__(self, width_mult: float, widths: dict[str, int]) -> None:
+        super().__init__()
+        stem = widths.get("backbone.stem", make_divisible(32 * width_mult))
+        self.stem = ConvUnit(3, stem, 3, 2)
+        blocks, cin, index = [], stem, 0
+        for t, c, n, s in INVERTED_RESIDUAL_SETTING:
+            stage_out = make_divisible(c * width_mult)
+            for i in range(n):
+                name = f"backbone.blocks.{index}"
+                hidden = widths.get(f"{name}.expand", round(cin * t)) if t != 1 else cin
+                residual = i > 0  # later blocks of a stage: stride 1, same width
+                # A residual block's output is tied to its input by the add: its width follows cin.
+                cout = cin if residual else widths.get(f"{name}.project", stage_out)
+                blocks.append(InvertedResidual(cin, hidden, cout, s if i == 0 else 1, expand=t != 1))
+                cin, index = cout, index + 1
+        self.blocks = nn.ModuleList(blocks)
+        last = widths.get("backbone.last", make_divisible(1280 * max(1.0, width_mult)))
+        self.last = ConvUnit(cin, last, 1)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x, maps = self.stem(x), []
+        for index, block in enumerate(self.blocks):
+            if index == TAP_BLOCK:
+                hidden = block.expanded(x)
+                maps.append(hidden)
+                x = block.finish(hidden, x)
+            else:
+                x = block(x)
+        maps.append(self.last(x))
+        return maps
+
+    @property
+    def out_channels(self) -> list[int]:
+        tap = self.blocks[TAP_BLOCK]
+        return [tap.dw.conv.in_channels, self.last.conv.out_channels]
+
+
+class ExtraSeparable(nn.Sequential):
+    """SSDLite extra layer: 1x1 to d/2, depthwise 3x3 stride 2, 1x1 to d."""
+
+    def __init__(self, cin: int, mid: int, cout: int) -> None:
+        super().__init__()
+        self.reduce = ConvUnit(cin, mid, 1)
+        self.dw = ConvUnit(mid, mid, 3, 2, groups=mid)
+        self.expand = ConvUnit(mid, cout, 1)
+
+
+def build(config: ModelConfig) -> SSD:
+    """SSD-MobileNet for `config` (arch 'ssd-mobilenet')."""
+    w, widths = config.width_mult, config.widths
+    backbone = MobileNetV2Backbone(w, widths)
+    channels = backbone.out_channels
+    extras, cin = [], channels[-1]
+    for k, depth in enumerate(EXTRA_DEPTHS):
+        name = f"extras.{k}"
+        mid = widths.get(f"{name}.reduce", make_divisible(depth * w / 2))
+        out = widths.get(f"{name}.expand", make_divisible(depth * w))
+        extras.append(ExtraSeparable(cin, mid, out))
+        channels.append(out)
+        cin = out
+    anchor_config = config.anchors.to_config()
+    per_cell = anchors_per_cell(anchor_config, len(channels))
+    cls = nn.ModuleList(SSDLiteHead(c, a * config.num_classes) for c, a in zip(channels, per_cell))
+    loc = nn.ModuleList(SSDLiteHead(c, a * 4) for c, a in zip(channels, per_cell))
+    return SSD(backbone, nn.ModuleList(extras), cls, loc, config.num_classes, anchor_config,
+               tuple(config.input_size))
