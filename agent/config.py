@@ -127,6 +127,11 @@ class AgentConfig(_Section):
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     cameras: list[CameraConfig] = Field(min_length=1, description="At least one camera.")
+    stall_exit_s: float = Field(
+        default=60.0, gt=0,
+        description="Frames arrive but none was inferred for this long: exit with status 75 so the service "
+        "manager restarts the agent.",
+    )
 
     @field_validator("cameras")
     @classmethod

@@ -22,6 +22,7 @@ from agent.counting import CameraCounter
 from agent.detector import Detector
 from agent.devices import choose_device
 from agent.mqtt import MqttLink
+from agent.notify import Notifier
 from agent.outbox import CountOutbox
 from agent.pipeline import ActiveModel, CameraWorker
 from agent.stream import CameraReader
@@ -61,6 +62,43 @@ def open_detector(stored: StoredModel, devices: list[str], hint: str, core: ov.C
     return detector
 
 
+class Liveness:
+    """What the workers did since the last check.
+
+    'progress': frames were inferred; 'idle': nothing to infer (no camera delivers frames);
+    'behind': frames arrive but none was inferred for `BEHIND_S`; 'stalled': the same for `stall_s`.
+    """
+
+    BEHIND_S = 5.0
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.announced = False
+        self._processed = 0
+        self._read_at_progress = 0
+        self._last_progress = time.monotonic()
+        self._last_watchdog = 0.0
+
+    def check(self, workers: list[CameraWorker], stall_s: float) -> str:
+        processed = sum(w.frames_processed for w in workers)
+        read = sum(w.reader.frames_read for w in workers)
+        now = time.monotonic()
+        if processed != self._processed:
+            self._processed, self._last_progress, self._read_at_progress = processed, now, read
+            return "progress"
+        if read == self._read_at_progress:
+            return "idle"
+        waited = now - self._last_progress
+        return "stalled" if waited > stall_s else "behind" if waited > self.BEHIND_S else "progress"
+
+    def watchdog_due(self, interval_s: float) -> bool:
+        now = time.monotonic()
+        if now - self._last_watchdog >= interval_s:
+            self._last_watchdog = now
+            return True
+        return False
+
+
 @dataclass
 class RunSummary:
     frames_processed: dict[str, int]
@@ -84,6 +122,8 @@ class Agent:
         self.outbox: CountOutbox | None = None
         self.workers: list[CameraWorker] = []
         self.summary: RunSummary | None = None
+        self.notifier = Notifier()
+        self.liveness = Liveness()
 
     # ---- start-up -------------------------------------------------------------------------------
     def load_model(self) -> int:
@@ -142,16 +182,43 @@ class Agent:
         self.start_link()
         self.start_cameras(class_id)
         next_telemetry = time.monotonic() + self.config.telemetry.interval_s
+        code = exit_codes.OK
         while not self.stop.is_set():
             if all(not w.is_alive() for w in self.workers):
                 log.info("all cameras have ended")
+                break
+            if self.supervise() == "stalled":
+                code = exit_codes.STALLED
                 break
             if time.monotonic() >= next_telemetry:
                 self.publish_telemetry()
                 next_telemetry += self.config.telemetry.interval_s
             self.stop.wait(0.2)
         self.shutdown(started)
-        return exit_codes.OK
+        return code
+
+    def supervise(self) -> str:
+        """Tell systemd how we are doing; detect an inference stall. Returns the liveness verdict."""
+        assert self.active is not None
+        verdict = self.liveness.check(self.workers, self.config.stall_exit_s)
+        detector = self.active.detector
+        if verdict == "progress" and self._processed_any():
+            if not self.liveness.announced:
+                self.liveness.announced = True
+                self.notifier.ready(f"counting with {detector.manifest.ref} on {detector.device}")
+                log.info("ready: first frames processed")
+        if verdict in ("progress", "idle") and self.notifier.watchdog_interval_s is not None \
+                and self.liveness.watchdog_due(self.notifier.watchdog_interval_s):
+            self.notifier.watchdog()
+            fps = sum(w.frames_processed for w in self.workers) / max(time.monotonic() - self.liveness.started, 1e-6)
+            self.notifier.status(f"{detector.manifest.ref} on {detector.device}, {fps:.1f} fps average")
+        if verdict == "stalled":
+            log.error("no inference for %.0f s while frames arrive: exiting so the service manager restarts us",
+                      self.config.stall_exit_s)
+        return verdict
+
+    def _processed_any(self) -> bool:
+        return any(w.frames_processed for w in self.workers)
 
     def publish_telemetry(self) -> None:
         assert self.active is not None and self.link is not None
@@ -163,6 +230,7 @@ class Agent:
 
     def shutdown(self, started: float) -> None:
         """Stop reading, let in-flight frames finish, flush, publish `offline`, disconnect."""
+        self.notifier.stopping()
         self.stop.set()
         for worker in self.workers:
             worker.join(timeout=5)
