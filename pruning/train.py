@@ -1,0 +1,154 @@
+"""Training: SGD or AdamW, linear warm-up then cosine decay, per-epoch checkpoints, exact resume.
+
+`train(config)` is the function; `headcount-prune train` wraps it. The run directory holds
+`train.json` (the config), `last.pt` (resumable) and `log.jsonl` (one line per epoch).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from pruning import checkpoint
+from pruning.architectures import build_model
+from pruning.config import ModelConfig
+from pruning.data.dataset import DetectionDataset, collate
+from pruning.data.voc import load_dataset
+from pruning.ssd.loss import multibox_loss
+from pruning.ssd.matching import match
+from pruning.ssd.ssd import SSD
+
+log = logging.getLogger(__name__)
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: Path = Field(description="VOC dataset root.")
+    split: str = "train"
+    out: Path = Field(description="Run directory (checkpoints, log).")
+    model: ModelConfig
+    init: Path | None = Field(default=None, description="Checkpoint to start from (e.g. to fine-tune).")
+    pretrained_backbone: Path | None = Field(default=None, description="torchvision MobileNetV2 .pth.")
+    epochs: int = Field(default=20, gt=0)
+    batch_size: int = Field(default=16, gt=0)
+    optimizer: Literal["sgd", "adamw"] = "adamw"
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=1e-4, ge=0)
+    warmup_steps: int = Field(default=100, ge=0)
+    max_expand: float = Field(default=2.0, ge=1.0)
+    seed: int = 0
+    threads: int = Field(default=1, gt=0)
+    max_steps: int | None = Field(default=None, description="Stop early after this many steps (tests).")
+
+
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def make_optimizer(model: SSD, cfg: TrainConfig) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def initial_model(cfg: TrainConfig) -> SSD:
+    if cfg.init is not None:
+        model, _ = checkpoint.load_model(cfg.init)
+        return model
+    model = build_model(cfg.model)
+    if cfg.pretrained_backbone is not None:
+        from pruning.weights import load_imagenet_backbone
+
+        load_imagenet_backbone(model.backbone, cfg.pretrained_backbone)  # type: ignore[arg-type]
+    return model
+
+
+def train_step(model: SSD, optimizer: torch.optim.Optimizer, batch: tuple) -> dict[str, float]:
+    images, boxes, labels = batch
+    targets = [match(b, l, model.anchors) for b, l in zip(boxes, labels)]
+    loc_t = torch.stack([t[0] for t in targets])
+    labels_t = torch.stack([t[1] for t in targets])
+    loc, conf = model(images)
+    parts = multibox_loss(loc, conf, loc_t, labels_t)
+    optimizer.zero_grad(set_to_none=True)
+    parts.total.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+    optimizer.step()
+    return {"loss": parts.total.item(), "loc": parts.loc.item(), "conf": parts.conf.item()}
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Train (or resume) into `cfg.out`; returns the path of the final checkpoint."""
+    torch.set_num_threads(cfg.threads)
+    _seed(cfg.seed)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    (cfg.out / "train.json").write_text(cfg.model_dump_json(indent=2))
+    annotations = load_dataset(cfg.data, cfg.split, {v: k for k, v in cfg.model.labels.items()})
+    dataset = DetectionDataset(annotations, tuple(cfg.model.input_size), True, cfg.seed, cfg.max_expand)
+    model = initial_model(cfg)
+    optimizer = make_optimizer(model, cfg)
+    steps_per_epoch = math.ceil(len(dataset) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    start_epoch, step = _resume(cfg.out / "last.pt", model, optimizer)
+    for epoch in range(start_epoch, cfg.epochs):
+        dataset.epoch = epoch
+        generator = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        loader = DataLoader(dataset, cfg.batch_size, shuffle=True, collate_fn=collate, generator=generator)
+        model.train()
+        sums: dict[str, float] = {}
+        started = time.time()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, mininterval=10)
+        for batch in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, total, cfg.warmup_steps, cfg.lr)
+            losses = train_step(model, optimizer, batch)
+            sums = {k: sums.get(k, 0.0) + v for k, v in losses.items()}
+            step += 1
+            bar.set_postfix(loss=f"{losses['loss']:.3f}")
+            if cfg.max_steps is not None and step >= cfg.max_steps:
+                break
+        record = {"epoch": epoch + 1, "step": step, "seconds": round(time.time() - started, 1),
+                  "lr": optimizer.param_groups[0]["lr"], **{k: v / max(1, bar.n) for k, v in sums.items()}}
+        with (cfg.out / "log.jsonl").open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        log.info("epoch %s", record)
+        checkpoint.save(cfg.out / "last.pt", model, cfg.model, optimizer=optimizer.state_dict(),
+                        epoch=epoch + 1, step=step)
+        if cfg.max_steps is not None and step >= cfg.max_steps:
+            break
+    return cfg.out / "last.pt"
+
+
+def _resume(path: Path, model: SSD, optimizer: torch.optim.Optimizer) -> tuple[int, int]:
+    """(epoch, step) to continue from; (0, 0) for a fresh run."""
+    if not path.is_file():
+        return 0, 0
+    payload = checkpoint.read(path)
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    log.info("resuming from %s at epoch %d", path, payload["epoch"])
+    return int(payload["epoch"]), int(payload["step"])
