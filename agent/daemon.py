@@ -45,7 +45,8 @@ def check_label(stored: StoredModel, label: str) -> int:
     class_id = stored.manifest.label_id(label)
     if class_id is None:
         raise ModelUnusable(
-            f"model {stored.manifest.ref} has no label {label!r} (its labels: {sorted(stored.manifest.labels.values())})"
+            f"model {stored.manifest.ref} has no label {label!r} "
+            f"(its labels: {sorted(stored.manifest.labels.values())})"
         )
     return class_id
 
