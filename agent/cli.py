@@ -18,6 +18,7 @@ from pathlib import Path
 
 from agent import __version__, exit_codes
 from agent.config import AgentConfig, ConfigError, load_config
+from agent.service import register as register_service
 
 log = logging.getLogger("agent")
 
@@ -95,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print a JSON Schema")
     schema.add_argument("what", choices=["config", "topics", "manifest"])
     schema.set_defaults(func=cmd_schema)
+
+    register_service(sub)
     return parser
 
 
