@@ -18,6 +18,7 @@ from pathlib import Path
 
 from agent import __version__, exit_codes
 from agent.config import AgentConfig, ConfigError, load_config
+from agent.profile.cli import register as register_profile
 from agent.service import register as register_service
 
 log = logging.getLogger("agent")
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_schema)
 
     register_service(sub)
+    register_profile(sub)
     return parser
 
 

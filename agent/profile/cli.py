@@ -1,0 +1,104 @@
+"""`headcount-agent profile`: measure the latency lookup table of a model's prunable layers on a device.
+
+Exit codes: 0 table complete, 75 stopped by the time budget (rerun with the same --out to resume),
+78 bad input (spec, model reference, device, or an --out measured with other settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from agent import exit_codes
+
+DEFAULT_OUT = "lut.json"
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--counts: {text!r} is not a comma-separated list of integers") from exc
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("--counts: give positive integers, e.g. 47,48,49")
+    return counts
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("profile", help="measure the per-layer latency lookup table (lut.json)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--spec", type=Path, help="prunable-layer spec JSON (models/layer_spec.py schema)")
+    source.add_argument("--model", help="NAME@VERSION in the store: derive the spec from its IR")
+    source.add_argument("--conv-pair", action="store_true",
+                        help="the reference layer: 3x3 conv 128->72->64 on 38x38 (the steps of the docs)")
+    p.add_argument("--store", type=Path, default=Path("models"), help="model store root (with --model)")
+    p.add_argument("--device", default="CPU", help="OpenVINO device (default CPU)")
+    p.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help="LUT file, resumed if present")
+    p.add_argument("--restart", action="store_true", help="ignore an existing --out and start over")
+    p.add_argument("--layers", nargs="+", metavar="NAME", help="profile only these layers")
+    p.add_argument("--budget-s", type=float, help="stop before a layer that would overrun this many seconds")
+    p.add_argument("--stride", type=int, default=4, help="first-pass spacing of kept-filter counts (default 4)")
+    p.add_argument("--min-filters", type=int, default=1, help="smallest kept-filter count (default 1)")
+    p.add_argument("--counts", type=_counts, help="comma-separated counts instead of the strided pass")
+    p.add_argument("--no-refine", action="store_true", help="do not time every count around changes")
+    p.add_argument("--rounds", type=int, default=7, help="interleaved rounds per count (default 7)")
+    p.add_argument("--reps", type=int, default=10, help="runs per count per round; the minimum is kept")
+    p.add_argument("--threads", type=int, default=1, help="INFERENCE_NUM_THREADS (default 1)")
+    p.add_argument("--precision", help="force INFERENCE_PRECISION_HINT (default: the device's, as deployed)")
+    p.set_defaults(func=cmd_profile)
+
+
+def _load_spec(args: argparse.Namespace):  # -> ModelSpec
+    from agent.profile.graphs import conv_pair_spec
+    from agent.profile.spec_io import load_spec
+
+    if args.conv_pair:
+        return conv_pair_spec()
+    if args.spec:
+        return load_spec(args.spec)
+    from agent.profile.ir_spec import spec_from_ir
+    from models.store import ModelStore, parse_ref
+
+    stored = ModelStore(args.store).load(*parse_ref(args.model))
+    return spec_from_ir(stored.xml, stored.manifest.ref)
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    import openvino as ov
+
+    from agent.devices import is_available
+    from agent.profile.lut import LutError
+    from agent.profile.spec_io import SpecError, profiled_layers
+    from agent.profile.sweep import SweepSettings, profile_spec
+    from agent.profile.timing import Timer, TimingSettings
+    from models.store import ModelStoreError
+
+    try:
+        spec = _load_spec(args)
+    except (SpecError, ModelStoreError) as exc:
+        print(f"profile: {exc}", file=sys.stderr)
+        return exit_codes.CONFIG
+    unknown = sorted(set(args.layers or []) - {layer.name for layer in profiled_layers(spec)})
+    if unknown:
+        print(f"profile: --layers: {unknown} are not prunable layers of {spec.model}", file=sys.stderr)
+        return exit_codes.CONFIG
+    core = ov.Core()
+    if not is_available(args.device, core.available_devices):
+        print(f"profile: --device {args.device} is not available (runtime offers {core.available_devices})",
+              file=sys.stderr)
+        return exit_codes.CONFIG
+    timing = TimingSettings(rounds=args.rounds, reps=args.reps, threads=args.threads, precision=args.precision)
+    sweep = SweepSettings(stride=args.stride, min_filters=args.min_filters, refine=not args.no_refine,
+                          counts=args.counts)
+    try:
+        lut = profile_spec(Timer(core, args.device, timing), spec, args.out, sweep, budget_s=args.budget_s,
+                           only=args.layers, restart=args.restart)
+    except (LutError, SpecError) as exc:
+        print(f"profile: {exc}", file=sys.stderr)
+        return exit_codes.CONFIG
+    print(f"{args.out}: {len(lut.layers)} layer(s) on {lut.device} ({lut.device_name}), precision "
+          f"{lut.precision}, {lut.threads} thread(s), {lut.streams} stream(s); step period {lut.step_period}; "
+          f"{lut.elapsed_s:.0f} s" + ("" if lut.complete else f"; {len(lut.missing)} layer(s) left"))
+    return exit_codes.OK if lut.complete else exit_codes.STALLED

@@ -1,0 +1,101 @@
+"""The latency lookup table `headcount-agent profile` writes and the pruner reads (`lut.json`).
+
+Written atomically after every layer, so an interrupted or budget-limited run leaves a valid partial
+table that a second run with the same spec, device and settings resumes.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+LUT_SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LutPoint(_Strict):
+    filters: int = Field(gt=0, description="Kept filters (output channels) of the layer.")
+    ms: float = Field(description="Latency of the layer and its consumers: median of per-round minima.")
+    min_ms: float = Field(description="Fastest single run at this count.")
+    spread_ms: float = Field(ge=0, description="IQR of the per-round minima at this count.")
+
+
+class LayerLut(_Strict):
+    name: str = Field(description="Layer name from the spec.")
+    kind: str = Field(description="conv, depthwise or pointwise.")
+    in_channels: int
+    out_channels: int = Field(description="Filters of the unpruned layer (the largest count).")
+    consumers: list[str] = Field(description="Layers timed with it (shrunk with it).")
+    points: list[LutPoint] = Field(description="Measured counts, ascending; interpolate between them.")
+    stride: int = Field(description="Spacing of the first pass; refined to single counts around changes.")
+    noise_ms: float = Field(
+        description="Median IQR of per-round minima over the counts. A step must exceed k times the noise of "
+        "a difference of two medians, noise_ms * 1.32 / sqrt(rounds), plus the smooth slope."
+    )
+    step_boundaries: list[int] = Field(
+        description="Counts c where latency steps up from c to c + 1 (keeping c filters is on the cheap side)."
+    )
+    step_period: int | None = Field(description="Most common spacing of the boundaries; None when none found.")
+    period_aligned: float = Field(description="Fraction of boundaries that are multiples of `step_period`.")
+    seconds: float = Field(description="Wall time spent on this layer.")
+
+    def latency_ms(self, filters: int) -> float:
+        """Latency at any count: measured, or linear between the nearest measured neighbours."""
+        pts = self.points
+        if filters <= pts[0].filters:
+            return pts[0].ms
+        for lo, hi in zip(pts, pts[1:]):
+            if lo.filters <= filters <= hi.filters:
+                frac = (filters - lo.filters) / (hi.filters - lo.filters)
+                return lo.ms + frac * (hi.ms - lo.ms)
+        return pts[-1].ms
+
+
+class Lut(_Strict):
+    schema_version: int = LUT_SCHEMA_VERSION
+    spec_model: str = Field(description="`model` field of the spec the table was measured for.")
+    spec_sha256: str = Field(description="SHA-256 of the spec's canonical JSON; resuming requires a match.")
+    device: str = Field(description="OpenVINO device name.")
+    device_name: str = Field(description="FULL_DEVICE_NAME as the runtime reports it.")
+    openvino: str = Field(description="OpenVINO version.")
+    precision: str | None = Field(description="INFERENCE_PRECISION_HINT the compiled models report.")
+    threads: str | None = Field(description="INFERENCE_NUM_THREADS the compiled models report.")
+    streams: str | None = Field(description="NUM_STREAMS the compiled models report.")
+    method: str = Field(description="How each count was timed.")
+    settings: dict[str, object] = Field(description="Sweep and timing settings; resuming requires a match.")
+    step_period: int | None = Field(description="The step period most layers agree on.")
+    complete: bool = Field(description="False while layers of the spec are still missing (resume).")
+    missing: list[str] = Field(default_factory=list, description="Profiled layers not measured yet.")
+    elapsed_s: float = Field(description="Wall time of all runs that built this table.")
+    created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    layers: dict[str, LayerLut] = Field(default_factory=dict)
+
+
+class LutError(ValueError):
+    """A LUT file cannot be used; the message names the file and the problem."""
+
+
+def save_lut(lut: Lut, path: Path) -> None:
+    """Write via a temporary file and rename, so readers never see half a table."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(lut.model_dump_json(indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def load_lut(path: Path) -> Lut:
+    try:
+        return Lut.model_validate_json(Path(path).read_text())
+    except OSError as exc:
+        raise LutError(f"{path}: cannot read ({exc})") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise LutError(f"{path}: not a LUT ({where}: {first['msg']})") from exc

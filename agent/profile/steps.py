@@ -1,0 +1,83 @@
+"""Finding latency steps in a latency-vs-filters curve and the period they repeat with.
+
+A step is a rise between two neighbouring counts that is larger than both the measurement's noise and
+what the curve's smooth slope explains. Nothing here assumes a period: it is the most common spacing
+between the steps found (ties go to the smaller spacing), checked against how many steps it explains.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+Point = tuple[int, float]
+"""(kept filters, latency ms)."""
+
+
+@dataclass(frozen=True)
+class StepRule:
+    """When a change between two measured counts counts as a step.
+
+    Attributes:
+        k: multiples of the noise of a difference (of two counts' latencies) a change must exceed.
+        relative: fraction of the latency a change must also exceed (guards a near-zero noise).
+    """
+
+    k: float = 4.0
+    relative: float = 0.01
+
+    def threshold(self, noise_ms: float, slope_ms: float, width: int, base_ms: float) -> float:
+        return self.k * noise_ms + 2.0 * slope_ms * width + self.relative * base_ms
+
+
+def smooth_slope(points: list[Point]) -> float:
+    """The curve's slope between steps (ms per filter): the lower quartile of per-interval slopes."""
+    pts = sorted(points)
+    slopes = [(t2 - t1) / (c2 - c1) for (c1, t1), (c2, t2) in zip(pts, pts[1:])]
+    return max(float(np.percentile(slopes, 25)), 0.0) if slopes else 0.0
+
+
+def _changes(points: list[Point], noise_ms: float, rule: StepRule) -> list[tuple[int, int, float, bool]]:
+    """(lo, hi, change ms, exceeds threshold) for every pair of neighbouring measured counts."""
+    pts = sorted(points)
+    slope = smooth_slope(pts)
+    out = []
+    for (c1, t1), (c2, t2) in zip(pts, pts[1:]):
+        limit = rule.threshold(noise_ms, slope, c2 - c1, min(t1, t2))
+        out.append((c1, c2, t2 - t1, abs(t2 - t1) > limit))
+    return out
+
+
+def intervals_to_refine(points: list[Point], noise_ms: float, rule: StepRule) -> list[tuple[int, int]]:
+    """Gaps between measured counts that hide a change too large to be smooth (either direction)."""
+    return [(lo, hi) for lo, hi, _, big in _changes(points, noise_ms, rule) if big and hi - lo > 1]
+
+
+def step_boundaries(points: list[Point], noise_ms: float, rule: StepRule) -> list[int]:
+    """Counts c where latency rises in a step from c to c + 1 (both measured)."""
+    return [lo for lo, hi, change, big in _changes(points, noise_ms, rule) if big and hi - lo == 1 and change > 0]
+
+
+def detect_period(boundaries: list[int]) -> tuple[int | None, float]:
+    """The step period and the fraction of boundaries that are multiples of it.
+
+    With two or more boundaries: the most common spacing between consecutive ones. With one: its
+    position (a step at 16 in a 24-filter layer suggests 16). None when there is no boundary.
+    """
+    bounds = sorted(set(b for b in boundaries if b > 0))
+    if not bounds:
+        return None, 0.0
+    if len(bounds) == 1:
+        return bounds[0], 1.0
+    spacings = Counter(b - a for a, b in zip(bounds, bounds[1:]))
+    period = min(spacings, key=lambda s: (-spacings[s], s))
+    aligned = sum(1 for b in bounds if b % period == 0) / len(bounds)
+    return period, aligned
+
+
+def common_period(periods: list[int | None]) -> int | None:
+    """The period most layers agree on (ties go to the smaller), None without any."""
+    found = Counter(p for p in periods if p)
+    return min(found, key=lambda p: (-found[p], p)) if found else None

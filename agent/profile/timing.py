@@ -1,0 +1,123 @@
+"""Robust latency of small models on one device: pinned threads, warm-up, interleaved rounds, minima.
+
+Each round runs every model `reps` times in a freshly shuffled order and keeps each model's fastest
+run; a model's latency is the median of its per-round minima and its noise the spread (IQR) of those
+minima. Minima reject the interruptions a shared machine adds; interleaving and shuffling spread slow
+drift (thermal, a neighbour's load) over all counts instead of letting it fake a step between them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import openvino as ov
+
+CPU_LIKE = {"CPU"}
+
+
+@dataclass(frozen=True)
+class TimingSettings:
+    """How each model is timed. `threads` applies where the device has the property (CPU)."""
+
+    warmup: int = 3
+    rounds: int = 7
+    reps: int = 10
+    threads: int = 1
+    streams: int = 1
+    precision: str | None = None
+    """INFERENCE_PRECISION_HINT to force (e.g. 'f32'); None keeps the device's default, as deployed."""
+
+    def describe(self) -> str:
+        return (f"{self.warmup} warm-up runs, then {self.rounds} interleaved rounds in shuffled order of "
+                f"{self.reps} runs per model; latency = median of per-round minima, noise = their IQR")
+
+
+@dataclass
+class Measurement:
+    """Per-round minima (seconds) of one model; rounds from several batches are pooled."""
+
+    minima: list[float] = field(default_factory=list)
+
+    @property
+    def ms(self) -> float:
+        return float(np.median(self.minima)) * 1e3
+
+    @property
+    def min_ms(self) -> float:
+        return min(self.minima) * 1e3
+
+    @property
+    def spread_ms(self) -> float:
+        q75, q25 = np.percentile(self.minima, [75, 25])
+        return float(q75 - q25) * 1e3
+
+
+def compile_config(core: ov.Core, device: str, settings: TimingSettings) -> dict[str, object]:
+    """Properties pinning the timing: one stream, `threads` threads, latency hint, optional precision."""
+    supported = set(core.get_property(device, "SUPPORTED_PROPERTIES"))
+    wanted: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": settings.streams,
+                                 "INFERENCE_NUM_THREADS": settings.threads}
+    if settings.precision:
+        wanted["INFERENCE_PRECISION_HINT"] = settings.precision
+    return {key: value for key, value in wanted.items() if key in supported}
+
+
+def reported(compiled: ov.CompiledModel, key: str) -> str | None:
+    """A compiled model's property as a string, or None where the device does not report it."""
+    try:
+        value = compiled.get_property(key)
+    except RuntimeError:
+        return None
+    return value.get_type_name() if isinstance(value, ov.Type) else str(value)
+
+
+class Timer:
+    """Compiles and times models for one device with fixed settings."""
+
+    def __init__(self, core: ov.Core, device: str, settings: TimingSettings, seed: int = 0) -> None:
+        self.core = core
+        self.device = device
+        self.settings = settings
+        self.config = compile_config(core, device, settings)
+        self.rng = random.Random(seed)
+        self.runtime: dict[str, str | None] = {}
+
+    def compile(self, model: ov.Model) -> ov.CompiledModel:
+        compiled = self.core.compile_model(model, self.device, self.config)
+        if not self.runtime:
+            self.runtime = {key: reported(compiled, key) for key in
+                            ("INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS")}
+        return compiled
+
+    def measure(self, models: dict[int, ov.Model]) -> dict[int, Measurement]:
+        """Compile all models, warm them up, then time them in interleaved shuffled rounds."""
+        requests = {key: self._request(self.compile(model)) for key, model in models.items()}
+        for request in requests.values():
+            for _ in range(self.settings.warmup):
+                request.infer()
+        results = {key: Measurement() for key in models}
+        keys = list(models)
+        for _ in range(self.settings.rounds):
+            self.rng.shuffle(keys)
+            for key in keys:
+                results[key].minima.append(self._fastest(requests[key]))
+        return results
+
+    def _request(self, compiled: ov.CompiledModel) -> ov.InferRequest:
+        request = compiled.create_infer_request()
+        data = np.random.default_rng(0)
+        for port in compiled.inputs:
+            shape = list(port.get_shape())
+            request.set_tensor(port, ov.Tensor(data.random(shape, dtype=np.float32)))
+        return request
+
+    def _fastest(self, request: ov.InferRequest) -> float:
+        best = float("inf")
+        for _ in range(self.settings.reps):
+            started = time.perf_counter()
+            request.infer()
+            best = min(best, time.perf_counter() - started)
+        return best
