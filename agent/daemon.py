@@ -104,6 +104,7 @@ class Liveness:
 class RunSummary:
     frames_processed: dict[str, int]
     max_count: dict[str, int]
+    steady_fps: dict[str, float | None]
     seconds: float
 
 
@@ -239,6 +240,7 @@ class Agent:
         self.summary = RunSummary(
             {w.camera: w.frames_processed for w in self.workers},
             {w.camera: w.max_count for w in self.workers},
+            {w.camera: w.steady_fps() for w in self.workers},
             time.monotonic() - started,
         )
         if self.link is not None:

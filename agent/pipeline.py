@@ -67,6 +67,7 @@ class CameraWorker(threading.Thread):
         self.on_error = on_error
         self.frames_processed = 0
         self.last_inference = time.monotonic()
+        self.first_inference: float | None = None
         self.max_count = 0
         self._last: tuple[int, int, int] | None = None
         self._last_emit = 0.0
@@ -77,6 +78,12 @@ class CameraWorker(threading.Thread):
 
     def counters(self) -> CameraCounters:
         return self.reader.counters(self.frames_processed)
+
+    def steady_fps(self) -> float | None:
+        """Frames per second from the first to the last inference (start-up excluded)."""
+        if self.first_inference is None or self.frames_processed < 2:
+            return None
+        return (self.frames_processed - 1) / max(self.last_inference - self.first_inference, 1e-9)
 
     @property
     def finished(self) -> bool:
@@ -107,6 +114,8 @@ class CameraWorker(threading.Thread):
         self.stats.add("postprocess", times.postprocess)
         self.frames_processed += 1
         self.last_inference = time.monotonic()
+        if self.first_inference is None:
+            self.first_inference = self.last_inference
         self.max_count = max(self.max_count, result.count)
         self._maybe_emit(frame, result, detector.manifest.ref)
         return result
