@@ -87,17 +87,17 @@ def default_executable() -> Path:
 def check_executable(executable: Path) -> None:
     if not executable.is_absolute():
         raise ServiceError(f"{executable}: ExecStart= needs an absolute path")
-    if not (executable.is_file() and os.access(executable, os.X_OK)):
-        raise ServiceError(
-            f"{executable}: no executable headcount-agent there; install the package into this environment "
-            "(pip install .) or pass --executable"
-        )
     for hidden in HIDDEN_BY_PROTECT_HOME:
         if executable == hidden or hidden in executable.parents:
             raise ServiceError(
                 f"{executable}: lies under {hidden}, which the unit hides (ProtectHome=yes); install the agent's "
                 "environment elsewhere, e.g. python3 -m venv /opt/headcount"
             )
+    if not (executable.is_file() and os.access(executable, os.X_OK)):
+        raise ServiceError(
+            f"{executable}: no executable headcount-agent there; install the package into this environment "
+            "(pip install .) or pass --executable"
+        )
 
 
 def unit_quote(path: Path) -> str:
