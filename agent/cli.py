@@ -18,6 +18,7 @@ from pathlib import Path
 
 from agent import __version__, exit_codes
 from agent.config import AgentConfig, ConfigError, load_config
+from agent.bench.cli import register as register_bench
 from agent.profile.cli import register as register_profile
 from agent.service import register as register_service
 
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_service(sub)
     register_profile(sub)
+    register_bench(sub)
     return parser
 
 

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.bench.results import BenchResult
+
 
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -87,7 +89,7 @@ TOPICS: dict[str, TopicSpec] = {
     "telemetry": TopicSpec("telemetry", TelemetryMessage, 0, False, "Latency, fps, load, power per interval."),
     "cmd": TopicSpec("cmd", None, 1, False, "Commands to the agent (JSON)."),
     "cmd_result": TopicSpec("cmd/result", None, 1, False, "Results of commands."),
-    "bench": TopicSpec("bench", None, 1, False, "Benchmark results from `headcount-agent bench`."),
+    "bench": TopicSpec("bench", BenchResult, 1, False, "Benchmark results from `headcount-agent bench`."),
 }
 
 

@@ -1,0 +1,1 @@
+"""`headcount-agent bench`: every chosen model variant timed on every chosen device."""
