@@ -116,6 +116,16 @@ class TelemetryConfig(_Section):
     sysfs_root: Path = Field(default=Path("/sys"), description="Where RAPL and hwmon are read (tests use a fake tree).")
 
 
+class QueueConfig(_Section):
+    path: Path = Field(
+        default=Path("queue.sqlite"),
+        description="Store-and-forward queue (SQLite). Relative: under $STATE_DIRECTORY when systemd sets it, "
+        "else next to the config file.",
+    )
+    max_messages: int = Field(default=100_000, ge=10, description="Bound; when full the oldest are dropped.")
+    flush_timeout_s: float = Field(default=5.0, ge=0, description="At shutdown, wait this long for PUBACKs.")
+
+
 class AgentConfig(_Section):
     device_id: str = Field(
         default_factory=lambda: socket.gethostname().split(".")[0] or "agent",
@@ -126,6 +136,7 @@ class AgentConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
     cameras: list[CameraConfig] = Field(min_length=1, description="At least one camera.")
     stall_exit_s: float = Field(
         default=60.0, gt=0,
@@ -178,14 +189,17 @@ def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Agen
         config = AgentConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, exc)) from None
-    return _resolve_paths(config, path.parent)
+    return _resolve_paths(config, path.parent, environ.get("STATE_DIRECTORY"))
 
 
-def _resolve_paths(config: AgentConfig, base: Path) -> AgentConfig:
-    def resolve(p: Path) -> Path:
-        return p if p.is_absolute() else (base / p)
+def _resolve_paths(config: AgentConfig, base: Path, state_directory: str | None) -> AgentConfig:
+    def resolve(p: Path, within: Path = base) -> Path:
+        return p if p.is_absolute() else (within / p)
 
     config.model.store = resolve(config.model.store)
+    # systemd may list several state directories separated by ':'; the first is ours.
+    state = Path(state_directory.split(":")[0]) if state_directory else base
+    config.queue.path = resolve(config.queue.path, state)
     for camera in config.cameras:
         if _is_file_source(camera.source):
             camera.source = str(resolve(Path(camera.source)))

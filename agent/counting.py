@@ -117,11 +117,11 @@ class CountResult:
 
 @dataclass
 class CameraCounter:
-    """A camera's counting state: label filter, optional zone, tracker and line."""
+    """A camera's counting state: optional zone, tracker and line. The label to count comes per frame,
+    with the model that produced it (a swapped model may number its labels differently)."""
 
     config: CameraConfig
     tracker_config: TrackerConfig
-    class_id: int
     _tracker: IouTracker = field(init=False)
     _zone: PolygonZone | None = field(init=False, default=None)
     _line: LineCounter | None = field(init=False, default=None)
@@ -146,9 +146,9 @@ class CameraCounter:
             self._line.in_count, self._line.out_count = in_out  # totals survive a resolution change
         self._frame_size = (width, height)
 
-    def update(self, detections: Detections, width: int, height: int) -> CountResult:
+    def update(self, detections: Detections, width: int, height: int, class_id: int) -> CountResult:
         self._scale(width, height)
-        people = detections[detections.class_id == self.class_id]
+        people = detections[detections.class_id == class_id]
         anchors = people.anchors(self.config.anchor)
         inside = self._zone.contains(anchors) if self._zone else np.ones(len(people), bool)
         count = int(inside.sum())

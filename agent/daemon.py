@@ -1,7 +1,9 @@
 """The agent daemon: wires config, model, cameras, counting, MQTT and telemetry, and runs until stopped.
 
-Start-up order: model (compile, warm up) -> MQTT link -> camera readers -> workers -> telemetry loop.
-Shutdown runs in reverse. One stop event drives every loop; SIGTERM and SIGINT set it.
+Start-up order: model (verify, compile, warm up) -> MQTT link and outbox -> controller -> camera
+readers and workers -> main loop (liveness, telemetry). Shutdown runs in reverse: stop reading, let
+in-flight frames finish, flush the outbox (bounded), publish `offline`, disconnect. One stop event
+drives every loop; SIGTERM and SIGINT set it.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import openvino as ov
 
 from agent import __version__, exit_codes
+from agent.commands import CommandResult
 from agent.config import AgentConfig
+from agent.control import ControlContext, Controller, ModelUnusable, prepare_model
 from agent.counting import CameraCounter
-from agent.detector import Detector
-from agent.devices import choose_device
+from agent.liveness import Liveness
 from agent.mqtt import MqttLink
 from agent.notify import Notifier
 from agent.outbox import CountOutbox
@@ -28,76 +31,13 @@ from agent.pipeline import ActiveModel, CameraWorker
 from agent.stream import CameraReader
 from agent.telemetry import TelemetrySampler
 from agent.topics import StateMessage, Topics
-from models.store import ModelStore, StoredModel
+from models.store import ModelStore
 
 log = logging.getLogger(__name__)
 
 COUNT_HEARTBEAT_S = 10.0
-SHUTDOWN_FLUSH_S = 5.0
 
-
-class ModelUnusable(Exception):
-    """The configured model cannot run with this config (missing, corrupted, wrong labels)."""
-
-
-def check_label(stored: StoredModel, label: str) -> int:
-    """Class id of the counted label in this model, or raise naming the model's labels."""
-    class_id = stored.manifest.label_id(label)
-    if class_id is None:
-        raise ModelUnusable(
-            f"model {stored.manifest.ref} has no label {label!r} "
-            f"(its labels: {sorted(stored.manifest.labels.values())})"
-        )
-    return class_id
-
-
-def open_detector(stored: StoredModel, devices: list[str], hint: str, core: ov.Core,
-                  cache_dir: Path | None = None) -> Detector:
-    choice = choose_device(devices, core.available_devices)
-    (log.warning if choice.fell_back else log.info)("device: %s", choice.reason)
-    config: dict[str, str] = {"PERFORMANCE_HINT": hint}
-    if cache_dir is not None:
-        config["CACHE_DIR"] = str(cache_dir)
-    detector = Detector.open(stored, choice.device, core, config)
-    detector.warm_up()
-    return detector
-
-
-class Liveness:
-    """What the workers did since the last check.
-
-    'progress': frames were inferred; 'idle': nothing to infer (no camera delivers frames);
-    'behind': frames arrive but none was inferred for `BEHIND_S`; 'stalled': the same for `stall_s`.
-    """
-
-    BEHIND_S = 5.0
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.announced = False
-        self._processed = 0
-        self._read_at_progress = 0
-        self._last_progress = time.monotonic()
-        self._last_watchdog = 0.0
-
-    def check(self, workers: list[CameraWorker], stall_s: float) -> str:
-        processed = sum(w.frames_processed for w in workers)
-        read = sum(w.reader.frames_read for w in workers)
-        now = time.monotonic()
-        if processed != self._processed:
-            self._processed, self._last_progress, self._read_at_progress = processed, now, read
-            return "progress"
-        if read == self._read_at_progress:
-            return "idle"
-        waited = now - self._last_progress
-        return "stalled" if waited > stall_s else "behind" if waited > self.BEHIND_S else "progress"
-
-    def watchdog_due(self, interval_s: float) -> bool:
-        now = time.monotonic()
-        if now - self._last_watchdog >= interval_s:
-            self._last_watchdog = now
-            return True
-        return False
+__all__ = ["Agent", "ModelUnusable", "RunSummary", "install_signal_handlers"]
 
 
 @dataclass
@@ -119,33 +59,73 @@ class Agent:
         self.store = ModelStore(config.model.store)
         self.topics = Topics(config.mqtt.prefix, config.device_id)
         self.telemetry = TelemetrySampler(str(config.telemetry.sysfs_root))
+        self.notifier = Notifier()
+        self.liveness = Liveness()
         self.active: ActiveModel | None = None
         self.link: MqttLink | None = None
         self.outbox: CountOutbox | None = None
+        self.controller: Controller | None = None
         self.workers: list[CameraWorker] = []
         self.summary: RunSummary | None = None
-        self.notifier = Notifier()
-        self.liveness = Liveness()
 
     # ---- start-up -------------------------------------------------------------------------------
-    def load_model(self) -> int:
-        """Load and compile the configured model; returns the class id counted. Raises ModelUnusable."""
-        from models.store import ModelStoreError
-
+    def load_model(self) -> None:
+        """Verify, check and compile the configured model. Raises ModelUnusable."""
         m = self.config.model
-        try:
-            stored = self.store.load(m.name, m.version)
-        except ModelStoreError as exc:
-            raise ModelUnusable(str(exc)) from None
-        class_id = check_label(stored, m.label)
-        detector = open_detector(stored, m.devices, m.performance_hint, self.core, m.cache_dir)
-        self.active = ActiveModel(detector)
-        return class_id
+        running, compile_ms, _ = prepare_model(self.store, self.core, m, m.name, m.version)
+        self.active = ActiveModel(running)
+        log.info("model %s on %s ready (compiled in %.0f ms)", m.name + "@" + m.version, running.detector.device,
+                 compile_ms)
 
+    def start_link(self) -> None:
+        client_id = self.config.mqtt.client_id or f"headcount-{self.config.device_id}"
+        self.link = MqttLink(self.config.mqtt, self.topics, client_id, on_command=self._on_command)
+        self.link.on_connect(self.publish_state)
+        self.outbox = CountOutbox(self.config.queue.path, self.link, self.config.queue.max_messages)
+        self.outbox.start()
+        self.link.start()
+
+    def start_controller(self) -> None:
+        assert self.active is not None and self.link is not None
+        link = self.link
+        ctx = ControlContext(
+            store=self.store, core=self.core, model_config=self.config.model, active=self.active,
+            workers=self.workers, publish_result=lambda r: link.publish("cmd_result", r),
+            publish_state=self.publish_state, status=self.status,
+        )
+        self.controller = Controller(ctx, self.stop)
+        self.controller.start()
+
+    def start_cameras(self) -> None:
+        assert self.active is not None and self.outbox is not None
+        for camera in self.config.cameras:
+            reader = CameraReader(camera, self.stop)
+            worker = CameraWorker(
+                reader, CameraCounter(camera, self.config.tracker), self.active, self.telemetry.stages,
+                self.outbox.put, self.config.model.score_threshold, COUNT_HEARTBEAT_S, self.stop,
+                self._on_infer_error,
+            )
+            reader.start()
+            worker.start()
+            self.workers.append(worker)
+
+    def _on_command(self, payload: bytes) -> None:
+        if self.controller is None:
+            assert self.link is not None
+            self.link.publish("cmd_result", CommandResult(request_id=None, ok=False, reason="agent is starting"))
+            return
+        self.controller.submit(payload)
+
+    def _on_infer_error(self, camera: str, exc: Exception) -> None:
+        if self.controller is not None and self.active is not None:
+            self.controller.device_failed(self.active.detector.device, exc)
+
+    # ---- state ----------------------------------------------------------------------------------
     def state_message(self) -> StateMessage:
         assert self.active is not None
+        detector = self.active.detector
         return StateMessage(
-            model=self.active.detector.manifest.ref, device=self.active.detector.device, since=self.active.since,
+            model=detector.manifest.ref, device=detector.device, since=self.active.since,
             config_sha256=self.config_sha256, cameras=[c.name for c in self.config.cameras],
             agent_version=__version__,
         )
@@ -154,35 +134,21 @@ class Agent:
         if self.link is not None and self.active is not None:
             self.link.publish("state", self.state_message())
 
-    def start_link(self) -> None:
-        client_id = self.config.mqtt.client_id or f"headcount-{self.config.device_id}"
-        self.link = MqttLink(self.config.mqtt, self.topics, client_id)
-        self.link.on_connect(self.publish_state)
-        self.outbox = CountOutbox(self.link)
-        self.link.start()
-
-    def start_cameras(self, class_id: int) -> None:
-        assert self.active is not None and self.outbox is not None
-        for camera in self.config.cameras:
-            reader = CameraReader(camera, self.stop)
-            counter = CameraCounter(camera, self.config.tracker, class_id)
-            worker = CameraWorker(
-                reader, counter, self.active, self.telemetry.stages, self.outbox.put,
-                self.config.model.score_threshold, COUNT_HEARTBEAT_S, self.stop, self._on_infer_error,
-            )
-            reader.start()
-            worker.start()
-            self.workers.append(worker)
-
-    def _on_infer_error(self, camera: str, exc: Exception) -> None:
-        """Inference errors are logged by the worker; device fallback comes with the reliability work."""
+    def status(self) -> dict[str, Any]:
+        queue = self.outbox.stats() if self.outbox else None
+        return {
+            "state": self.state_message().model_dump(mode="json"),
+            "cameras": {w.camera: vars(w.counters()) for w in self.workers},
+            "queue": vars(queue) if queue else None,
+        }
 
     # ---- main loop ------------------------------------------------------------------------------
     def run(self) -> int:
         started = time.monotonic()
-        class_id = self.load_model()
+        self.load_model()
         self.start_link()
-        self.start_cameras(class_id)
+        self.start_controller()
+        self.start_cameras()
         next_telemetry = time.monotonic() + self.config.telemetry.interval_s
         code = exit_codes.OK
         while not self.stop.is_set():
@@ -204,11 +170,10 @@ class Agent:
         assert self.active is not None
         verdict = self.liveness.check(self.workers, self.config.stall_exit_s)
         detector = self.active.detector
-        if verdict == "progress" and self._processed_any():
-            if not self.liveness.announced:
-                self.liveness.announced = True
-                self.notifier.ready(f"counting with {detector.manifest.ref} on {detector.device}")
-                log.info("ready: first frames processed")
+        if verdict == "progress" and not self.liveness.announced and any(w.frames_processed for w in self.workers):
+            self.liveness.announced = True
+            self.notifier.ready(f"counting with {detector.manifest.ref} on {detector.device}")
+            log.info("ready: first frames processed")
         if verdict in ("progress", "idle") and self.notifier.watchdog_interval_s is not None \
                 and self.liveness.watchdog_due(self.notifier.watchdog_interval_s):
             self.notifier.watchdog()
@@ -219,19 +184,17 @@ class Agent:
                       self.config.stall_exit_s)
         return verdict
 
-    def _processed_any(self) -> bool:
-        return any(w.frames_processed for w in self.workers)
-
     def publish_telemetry(self) -> None:
-        assert self.active is not None and self.link is not None
+        assert self.active is not None and self.link is not None and self.outbox is not None
+        queue = self.outbox.stats()
         message = self.telemetry.sample(
             self.active.detector.manifest.ref, self.active.detector.device,
             {w.camera: w.counters() for w in self.workers},
-        )
+        ).model_copy(update={"queue_depth": queue.depth, "queue_dropped": queue.dropped})
         self.link.publish("telemetry", message)
 
     def shutdown(self, started: float) -> None:
-        """Stop reading, let in-flight frames finish, flush, publish `offline`, disconnect."""
+        """Stop reading, let in-flight frames finish, flush (bounded), publish `offline`, disconnect."""
         self.notifier.stopping()
         self.stop.set()
         for worker in self.workers:
@@ -243,12 +206,12 @@ class Agent:
             {w.camera: w.steady_fps() for w in self.workers},
             time.monotonic() - started,
         )
-        if self.link is not None:
+        if self.link is not None and self.outbox is not None:
             if self.workers:
                 self.publish_telemetry()
-            assert self.outbox is not None
-            self.outbox.flush(SHUTDOWN_FLUSH_S)
-            self.link.stop(SHUTDOWN_FLUSH_S)
+            self.outbox.flush(self.config.queue.flush_timeout_s)
+            self.link.stop(self.config.queue.flush_timeout_s)
+            self.outbox.close()
         log.info("stopped: %s frames processed in %.1f s", self.summary.frames_processed, self.summary.seconds)
 
 

@@ -38,6 +38,7 @@ class MqttLink:
         self.connected = threading.Event()
         self._on_command = on_command
         self._on_connect_hooks: list[Callable[[], None]] = []
+        self._on_publish_hooks: list[Callable[[int], None]] = []
         self._last_fail_log = 0.0
         self._stopping = False
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
@@ -62,10 +63,16 @@ class MqttLink:
         client.on_disconnect = self._handle_disconnect
         client.on_connect_fail = self._handle_connect_fail
         client.on_message = self._handle_message
+        client.on_publish = self._handle_publish
 
     def on_connect(self, hook: Callable[[], None]) -> None:
         """Run `hook` (in paho's thread) after every (re)connection, e.g. to re-publish state."""
         self._on_connect_hooks.append(hook)
+
+    def on_publish(self, hook: Callable[[int], None]) -> None:
+        """Run `hook(mid)` when the broker acknowledged a QoS 1 message. Called with paho's lock held:
+        the hook must not call back into the client or wait on anything."""
+        self._on_publish_hooks.append(hook)
 
     def start(self) -> None:
         log.info("connecting to MQTT broker %s:%d", self.config.host, self.config.port)
@@ -117,6 +124,10 @@ class MqttLink:
                 self.config.host, self.config.port,
             )
             self._last_fail_log = now
+
+    def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:  # noqa: ANN001
+        for hook in self._on_publish_hooks:
+            hook(mid)
 
     def _handle_message(self, client, userdata, message: paho.MQTTMessage) -> None:  # noqa: ANN001
         if self._on_command is None:

@@ -1,28 +1,169 @@
-"""Count messages on their way to the broker: numbered per camera, then published with QoS 1."""
+"""Store-and-forward for count messages: on disk before publishing, deleted only after the broker's PUBACK.
+
+SQLite in WAL mode with `synchronous=FULL`: a message whose `put` returned survives SIGKILL and power
+loss. One sender thread hands messages to paho in id order while connected, at most `WINDOW` unacked
+at a time; paho re-sends its unacked ones itself after a reconnect, and after a restart everything still
+on disk is sent again (at least once, in order per camera; `seq` lets subscribers drop duplicates).
+The queue is bounded: when full, the oldest messages are dropped and counted.
+
+paho calls `on_publish` with its own lock held, so the ack handler only enqueues the message id; the
+sender thread, which also recorded the id when it published, does the bookkeeping. No lock of ours is
+ever held while calling paho.
+"""
 
 from __future__ import annotations
 
+import logging
+import queue
+import sqlite3
 import threading
-from collections import defaultdict
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from agent.mqtt import MqttLink
 from agent.topics import CountMessage
 
+log = logging.getLogger(__name__)
+
+WINDOW = 100
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY AUTOINCREMENT, camera TEXT NOT NULL,
+                                     seq INTEGER NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sequence (camera TEXT PRIMARY KEY, next INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    depth: int
+    dropped: int
+
 
 class CountOutbox:
-    """Gives each camera's messages a monotonic `seq` and hands them to the MQTT link."""
+    """Numbers, persists and forwards count messages. `start()` the sender, `close()` at the end."""
 
-    def __init__(self, link: MqttLink) -> None:
+    def __init__(self, path: Path, link: MqttLink, max_messages: int = 100_000) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.link = link
+        self.max_messages = max_messages
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
-        self._seq: dict[str, int] = defaultdict(int)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._inflight: dict[int, int] = {}  # paho mid -> row id
+        self._last_handed = 0
+        self._thread = threading.Thread(target=self._send_loop, name="outbox", daemon=True)
+        link.on_publish(self._on_puback)
+        link.on_connect(self._wake.set)
+        depth = self.stats().depth
+        if depth:
+            log.info("outbox %s: %d message(s) from before the restart will be sent first", self.path, depth)
 
+    # ---- producer side --------------------------------------------------------------------------
     def put(self, message: CountMessage) -> CountMessage:
+        """Give `message` its camera's next seq and store it durably; returns the numbered message."""
         with self._lock:
-            numbered = message.model_copy(update={"seq": self._seq[message.camera]})
-            self._seq[message.camera] += 1
-        self.link.publish("count", numbered, camera=numbered.camera)
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT next FROM sequence WHERE camera = ?", (message.camera,)).fetchone()
+                seq = row[0] if row else 0
+                numbered = message.model_copy(update={"seq": seq})
+                db.execute("INSERT INTO messages (camera, seq, payload) VALUES (?, ?, ?)",
+                           (message.camera, seq, numbered.to_json()))
+                db.execute("INSERT OR REPLACE INTO sequence (camera, next) VALUES (?, ?)", (message.camera, seq + 1))
+                self._enforce_bound()
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        self._wake.set()
         return numbered
 
-    def flush(self, timeout_s: float) -> None:
-        """Nothing is held here yet; paho sends what it has queued before disconnecting."""
+    def _enforce_bound(self) -> None:
+        (depth,) = self._db.execute("SELECT COUNT(*) FROM messages").fetchone()
+        excess = depth - self.max_messages
+        if excess > 0:
+            self._db.execute("DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?)",
+                             (excess,))
+            self._db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
+                             "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (excess,))
+            log.warning("outbox full (%d messages): dropped the %d oldest", self.max_messages, excess)
+
+    def stats(self) -> QueueStats:
+        with self._lock:
+            (depth,) = self._db.execute("SELECT COUNT(*) FROM messages").fetchone()
+            row = self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
+        return QueueStats(depth, row[0] if row else 0)
+
+    # ---- sender side ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def _on_puback(self, mid: int) -> None:
+        self._acks.put(mid)  # runs in paho's thread with paho's lock held: do nothing more
+        self._wake.set()
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            self._settle_acks()
+            if self.link.connected.is_set():
+                self._hand_over()
+
+    def _settle_acks(self) -> None:
+        done = []
+        while True:
+            try:
+                mid = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            row_id = self._inflight.pop(mid, None)
+            if row_id is not None:
+                done.append((row_id,))
+        if done:
+            with self._lock:
+                self._db.executemany("DELETE FROM messages WHERE id = ?", done)
+
+    def _hand_over(self) -> None:
+        room = WINDOW - len(self._inflight)
+        if room <= 0:
+            return
+        with self._lock:
+            rows = self._db.execute("SELECT id, camera, payload FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+                                    (self._last_handed, room)).fetchall()
+        for row_id, camera, payload in rows:
+            info = self.link.publish("count", bytes(payload), camera=camera)
+            self._inflight[info.mid] = row_id
+            self._last_handed = row_id
+        if rows:
+            self._wake.set()  # there may be more behind them
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every stored message was acknowledged, at most `timeout_s`; True if empty."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.stats().depth == 0:
+                return True
+            self._wake.set()
+            time.sleep(0.05)
+        depth = self.stats().depth
+        if depth:
+            log.warning("outbox: %d message(s) not yet acknowledged; they stay on disk for the next start", depth)
+        return depth == 0
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        with self._lock:
+            self._db.close()

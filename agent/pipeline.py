@@ -23,21 +23,32 @@ from agent.topics import CountMessage
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class ActiveModel:
-    """The detector every camera uses now; `swap` replaces it atomically."""
+@dataclass(frozen=True)
+class RunningModel:
+    """A compiled detector and the class id it gives the counted label."""
 
     detector: Detector
+    class_id: int
     since: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
-    def swap(self, detector: Detector) -> Detector:
-        old, self.detector = self.detector, detector
-        self.since = datetime.now(timezone.utc)
+
+class ActiveModel:
+    """The model every camera uses now. `swap` replaces one reference, so a frame sees old or new, never a mix."""
+
+    def __init__(self, running: RunningModel) -> None:
+        self.current = running
+
+    @property
+    def detector(self) -> Detector:
+        return self.current.detector
+
+    @property
+    def since(self) -> datetime:
+        return self.current.since
+
+    def swap(self, running: RunningModel) -> RunningModel:
+        old, self.current = self.current, running
         return old
-
-
-class InferenceFailed(RuntimeError):
-    """The device failed to run a request; the daemon decides whether to change device."""
 
 
 class CameraWorker(threading.Thread):
@@ -70,6 +81,9 @@ class CameraWorker(threading.Thread):
         self.first_inference: float | None = None
         self.max_count = 0
         self._last: tuple[int, int, int] | None = None
+        self._running: RunningModel | None = None
+        self.switch_frames: list[tuple[RunningModel, int]] = []
+        """(model, index of the first frame it processed), one entry per model this camera has used."""
         self._last_emit = 0.0
 
     @property
@@ -104,10 +118,14 @@ class CameraWorker(threading.Thread):
                 self.stop_event.wait(0.5)
 
     def process(self, frame: Frame) -> CountResult:
-        detector = self.active.detector  # the swap point: one model for the whole frame
+        running = self.active.current  # the swap point: one model for the whole frame
+        detector = running.detector
+        if running is not self._running:
+            self._running = running
+            self.switch_frames.append((running, frame.index))
         detections, times = detector.session().run(frame.image, self.score_threshold)
         height, width = frame.image.shape[:2]
-        result = self.counter.update(detections, width, height)
+        result = self.counter.update(detections, width, height, running.class_id)
         self.stats.add("decode", frame.decode_s)
         self.stats.add("preprocess", times.preprocess)
         self.stats.add("infer", times.infer)

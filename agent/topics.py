@@ -71,6 +71,8 @@ class TelemetryMessage(_Payload):
     temperatures_c: dict[str, float] = Field(description="Sensor -> degrees C, where psutil has sensors.")
     power_w: float | None = Field(description="Average power over the interval; null without a sensor.")
     power_source: str = Field(description="'rapl:<zone>', 'hwmon:<name>' or 'none'.")
+    queue_depth: int = Field(default=0, description="Count messages stored and not yet acknowledged.")
+    queue_dropped: int = Field(default=0, description="Count messages dropped because the queue was full.")
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,13 @@ def walk(y_from: float, y_to: float, steps: int, x: float = 320) -> list[tuple[f
 def run(counter: CameraCounter, frames: list[list[tuple[float, float]]]) -> tuple[int, int]:
     result = None
     for positions in frames:
-        result = counter.update(frame([person(x, y) for x, y in positions]), W, H)
+        result = counter.update(frame([person(x, y) for x, y in positions]), W, H, class_id=1)
     assert result is not None
     return result.in_total, result.out_total
 
 
 def door_counter(line: LineConfig = DOOR) -> CameraCounter:
-    return CameraCounter(CameraConfig(name="door", source="x.avi", line=line), TrackerConfig(), class_id=1)
+    return CameraCounter(CameraConfig(name="door", source="x.avi", line=line), TrackerConfig())
 
 
 def test_iou() -> None:
@@ -99,12 +99,12 @@ def test_line_counter_trigger_returns_arrays() -> None:
 
 def test_zone_and_label_filter_occupancy() -> None:
     camera = CameraConfig(name="door", source="x.avi", zone=[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)])
-    counter = CameraCounter(camera, TrackerConfig(), class_id=1)
+    counter = CameraCounter(camera, TrackerConfig())
     dets = Detections(
         np.array([person(100, 100), person(200, 300), person(500, 100), person(150, 150)], np.float32),
         np.full(4, 0.9), np.array([1, 1, 1, 2]),
     )
-    assert counter.update(dets, W, H).count == 2  # third is outside the zone, fourth is another label
+    assert counter.update(dets, W, H, class_id=1).count == 2  # third is outside the zone, fourth is another label
 
 
 def test_polygon_zone_boundary_counts_inside() -> None:
