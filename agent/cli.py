@@ -1,8 +1,12 @@
 """`headcount-agent`: the device-side command line.
 
-    headcount-agent run --config FILE        count people and report over MQTT until stopped
-    headcount-agent check-config FILE        validate a config file and exit
-    headcount-agent schema {config,topics,manifest}   print JSON Schemas
+    headcount-agent run --config FILE              count people and report over MQTT until stopped
+    headcount-agent check-config FILE              validate a config file and exit
+    headcount-agent swap --config FILE M@V         swap a running agent's model, wait for the result
+    headcount-agent command --config FILE status   ask a running agent what it runs
+    headcount-agent bench / profile                measure models and devices (see --help of each)
+    headcount-agent install-service                install the systemd unit (see README)
+    headcount-agent schema {config,topics,commands,manifest}   print JSON Schemas
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent import __version__, exit_codes
-from agent.config import AgentConfig, ConfigError, load_config
 from agent.bench.cli import register as register_bench
+from agent.config import AgentConfig, ConfigError, load_config
 from agent.profile.cli import register as register_profile
 from agent.service import register as register_service
+from agent.swap_cli import register as register_swap
 
 log = logging.getLogger("agent")
 
@@ -68,6 +73,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     if args.what == "config":
         schema = AgentConfig.model_json_schema()
+    elif args.what == "commands":
+        from agent.commands import COMMAND_ADAPTER, CommandResult
+
+        schema = {"command": COMMAND_ADAPTER.json_schema(), "result": CommandResult.model_json_schema()}
     elif args.what == "topics":
         from agent.topics import payload_schemas
 
@@ -96,10 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
 
     schema = sub.add_parser("schema", help="print a JSON Schema")
-    schema.add_argument("what", choices=["config", "topics", "manifest"])
+    schema.add_argument("what", choices=["config", "topics", "commands", "manifest"])
     schema.set_defaults(func=cmd_schema)
 
     register_service(sub)
+    register_swap(sub)
     register_profile(sub)
     register_bench(sub)
     return parser

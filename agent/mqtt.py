@@ -23,6 +23,24 @@ log = logging.getLogger(__name__)
 ONLINE, OFFLINE = b"online", b"offline"
 
 
+def make_client(config: MqttConfig, client_id: str) -> paho.Client:
+    """A paho client with the config's credentials, TLS and reconnect delays (not connected)."""
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
+    if config.username:
+        client.username_pw_set(config.username, config.password)
+    if config.tls is not None:
+        tls = config.tls
+        client.tls_set(
+            ca_certs=str(tls.ca_file) if tls.ca_file else None,
+            certfile=str(tls.cert_file) if tls.cert_file else None,
+            keyfile=str(tls.key_file) if tls.key_file else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+        client.tls_insecure_set(tls.insecure)
+    client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(config.reconnect_max_s)))
+    return client
+
+
 class MqttLink:
     """One broker connection for one agent."""
 
@@ -41,23 +59,12 @@ class MqttLink:
         self._on_publish_hooks: list[Callable[[int], None]] = []
         self._last_fail_log = 0.0
         self._stopping = False
-        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
+        self.client = make_client(config, client_id)
         self._configure()
 
     def _configure(self) -> None:
-        c, client = self.config, self.client
-        if c.username:
-            client.username_pw_set(c.username, c.password)
-        if c.tls is not None:
-            client.tls_set(
-                ca_certs=str(c.tls.ca_file) if c.tls.ca_file else None,
-                certfile=str(c.tls.cert_file) if c.tls.cert_file else None,
-                keyfile=str(c.tls.key_file) if c.tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-            client.tls_insecure_set(c.tls.insecure)
+        client = self.client
         client.will_set(self.topics.name("available"), OFFLINE, qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(c.reconnect_max_s)))
         client.max_queued_messages_set(0)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect

@@ -86,7 +86,7 @@ def agent_config(tmp_path: Path, port: int, source: Path | str, **overrides: obj
     """Write a config for a subprocess agent; `overrides` replace camera keys (`loop`, `realtime`, ...)."""
     camera = {"name": "cam1", "source": str(source), "loop": False, "realtime": False}
     camera.update({k: v for k, v in overrides.items() if k in {"loop", "realtime", "line", "name"}})
-    model = {"store": str(STORE), "name": overrides.get("model", "person-ssdlite"),
+    model = {"store": str(overrides.get("store", STORE)), "name": overrides.get("model", "person-ssdlite"),
              "version": overrides.get("version", "1"), "devices": overrides.get("devices", ["CPU"])}
 
     def toml_value(v: object) -> str:
@@ -104,8 +104,25 @@ def agent_config(tmp_path: Path, port: int, source: Path | str, **overrides: obj
 
 
 def start_agent(config: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """The real agent, as a service manager would run it."""
+    """The real agent, as a service manager would run it; its log goes to `agent.log` beside the config."""
+    log = open(config.parent / "agent.log", "a")  # a file, not a pipe: a full pipe would block the agent
     return subprocess.Popen(
         [sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
-        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
+
+
+def finish(agent: subprocess.Popen, config: Path, timeout: float = 60) -> tuple[int, str]:
+    """Wait for the agent to exit; returns its status and its log. Kills it and fails after `timeout`."""
+    try:
+        agent.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        agent.wait()
+        raise AssertionError(f"agent did not exit in time; log:\n{agent_log(config)[-3000:]}") from None
+    return agent.returncode, agent_log(config)
+
+
+def agent_log(config: Path) -> str:
+    path = config.parent / "agent.log"
+    return path.read_text() if path.exists() else ""

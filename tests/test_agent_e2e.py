@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -11,25 +10,15 @@ import pytest
 
 from agent import exit_codes
 from agent.local_broker import LocalBroker, free_port
-from tests.helpers import agent_config, start_agent
+from tests.helpers import agent_config, finish, start_agent
 
 pytestmark = pytest.mark.slow
 
 
-def finish(agent: subprocess.Popen, timeout: float = 60) -> tuple[int, str]:
-    try:
-        out, _ = agent.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        agent.kill()
-        out, _ = agent.communicate()
-        pytest.fail(f"agent did not exit in time; output:\n{out[-3000:]}")
-    return agent.returncode, out
-
-
 def test_whole_clip_counts_reach_the_subscriber(tmp_path: Path, broker, subscribe, sample_video, store) -> None:
     sub = subscribe(broker.port)
-    agent = start_agent(agent_config(tmp_path, broker.port, sample_video))
-    code, out = finish(agent, timeout=240)
+    config = agent_config(tmp_path, broker.port, sample_video)
+    code, out = finish(start_agent(config), config, timeout=240)
     assert code == exit_codes.OK, out[-3000:]
     assert sub.wait_for(lambda s: b"offline" in s.payloads("/available"), timeout=10), out[-2000:]
 
@@ -55,17 +44,19 @@ def test_whole_clip_counts_reach_the_subscriber(tmp_path: Path, broker, subscrib
 
 def test_sigterm_publishes_offline_and_exits_zero(tmp_path: Path, broker, subscribe, sample_video, store) -> None:
     sub = subscribe(broker.port)
-    agent = start_agent(agent_config(tmp_path, broker.port, sample_video, loop=True, realtime=True))
+    config = agent_config(tmp_path, broker.port, sample_video, loop=True, realtime=True)
+    agent = start_agent(config)
     assert sub.wait_for(lambda s: len(s.payloads("/count")) >= 3, timeout=60)
     agent.send_signal(signal.SIGTERM)
-    code, out = finish(agent)
+    code, out = finish(agent, config)
     assert code == exit_codes.OK, out[-3000:]
     assert sub.wait_for(lambda s: s.payloads("/available")[-1:] == [b"offline"], timeout=10)
 
 
 def test_unreachable_broker_at_start_is_retried(tmp_path: Path, subscribe, sample_video, store) -> None:
     port = free_port()
-    agent = start_agent(agent_config(tmp_path, port, sample_video, loop=True, realtime=True))
+    config = agent_config(tmp_path, port, sample_video, loop=True, realtime=True)
+    agent = start_agent(config)
     try:
         time.sleep(4)
         assert agent.poll() is None, "agent must keep running without a broker"
@@ -73,7 +64,7 @@ def test_unreachable_broker_at_start_is_retried(tmp_path: Path, subscribe, sampl
             sub = subscribe(broker.port)
             assert sub.wait_for(lambda s: len(s.payloads("/count")) >= 2, timeout=40)
             agent.send_signal(signal.SIGTERM)
-            code, out = finish(agent)
+            code, out = finish(agent, config)
     finally:
         if agent.poll() is None:
             agent.kill()
@@ -83,13 +74,14 @@ def test_unreachable_broker_at_start_is_retried(tmp_path: Path, subscribe, sampl
 
 def test_missing_video_reconnects_without_crashing(tmp_path: Path, broker, subscribe, store) -> None:
     sub = subscribe(broker.port)
-    agent = start_agent(agent_config(tmp_path, broker.port, tmp_path / "nowhere.avi", loop=True))
+    config = agent_config(tmp_path, broker.port, tmp_path / "nowhere.avi", loop=True)
+    agent = start_agent(config)
     assert sub.wait_for(
         lambda s: any(t["cameras"]["cam1"]["state"] == "reconnecting" for t in s.json("/telemetry")), timeout=30
     )
     assert agent.poll() is None
     agent.send_signal(signal.SIGTERM)
-    code, out = finish(agent)
+    code, out = finish(agent, config)
     assert code == exit_codes.OK
     assert "nowhere.avi not found" in out
 
@@ -102,7 +94,7 @@ def test_missing_video_reconnects_without_crashing(tmp_path: Path, broker, subsc
     ],
 )
 def test_unusable_model_exits_with_config_status(tmp_path: Path, overrides, message, sample_video) -> None:
-    agent = start_agent(agent_config(tmp_path, free_port(), sample_video, **overrides))
-    code, out = finish(agent)
+    config = agent_config(tmp_path, free_port(), sample_video, **overrides)
+    code, out = finish(start_agent(config), config)
     assert code == exit_codes.CONFIG
     assert message in out

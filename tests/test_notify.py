@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -19,7 +18,7 @@ import pytest
 from agent import exit_codes
 from agent.daemon import Liveness
 from agent.notify import Notifier
-from tests.helpers import agent_config, start_agent
+from tests.helpers import agent_config, finish, start_agent
 
 
 @dataclass
@@ -189,16 +188,6 @@ def test_watchdog_due_once_per_interval() -> None:
 
 
 # ---- the real agent ------------------------------------------------------------------------------------
-def finish(agent: subprocess.Popen, timeout: float = 30) -> tuple[int, str]:
-    try:
-        out, _ = agent.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        agent.kill()
-        out, _ = agent.communicate()
-        pytest.fail(f"agent did not exit within {timeout} s after SIGTERM; output:\n{out[-3000:]}")
-    return agent.returncode, out
-
-
 def notify_env(listener: NotifyListener) -> dict[str, str]:
     return {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000"}
 
@@ -221,7 +210,7 @@ def test_agent_ready_after_first_frames_watchdog_while_counting_stopping_on_sigt
         assert agent.poll() is None
     finally:
         agent.send_signal(signal.SIGTERM)
-        code, out = finish(agent)
+        code, out = finish(agent, config)
     assert code == exit_codes.OK, out[-3000:]
     assert listener.wait_for(lambda s: bool(s.with_key("STOPPING", "1")), timeout=5), out[-2000:]
     stopping_at = listener.with_key("STOPPING")[0][0]
@@ -241,7 +230,7 @@ def test_agent_without_frames_is_not_ready_but_idle_keeps_the_watchdog_fed(
         assert not listener.with_key("READY"), "READY=1 before any frame was inferred"
     finally:
         agent.send_signal(signal.SIGTERM)
-        code, out = finish(agent)
+        code, out = finish(agent, config)
     assert code == exit_codes.OK, out[-3000:]
     assert listener.wait_for(lambda s: bool(s.with_key("STOPPING", "1")), timeout=5)
     assert not listener.with_key("READY")
