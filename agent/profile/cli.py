@@ -101,4 +101,5 @@ def cmd_profile(args: argparse.Namespace) -> int:
     print(f"{args.out}: {len(lut.layers)} layer(s) on {lut.device} ({lut.device_name}), precision "
           f"{lut.precision}, {lut.threads} thread(s), {lut.streams} stream(s); step period {lut.step_period}; "
           f"{lut.elapsed_s:.0f} s" + ("" if lut.complete else f"; {len(lut.missing)} layer(s) left"))
-    return exit_codes.OK if lut.complete else exit_codes.STALLED
+    done = all(layer in lut.layers for layer in args.layers) if args.layers else lut.complete
+    return exit_codes.OK if done else exit_codes.STALLED

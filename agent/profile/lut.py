@@ -21,9 +21,9 @@ class _Strict(BaseModel):
 
 class LutPoint(_Strict):
     filters: int = Field(gt=0, description="Kept filters (output channels) of the layer.")
-    ms: float = Field(description="Latency of the layer and its consumers: median of per-round minima.")
+    ms: float = Field(description="Latency of the layer and its consumers: lower quartile of per-round minima.")
     min_ms: float = Field(description="Fastest single run at this count.")
-    spread_ms: float = Field(ge=0, description="IQR of the per-round minima at this count.")
+    spread_ms: float = Field(ge=0, description="Lower quartile minus minimum of the per-round minima.")
 
 
 class LayerLut(_Strict):
@@ -35,8 +35,8 @@ class LayerLut(_Strict):
     points: list[LutPoint] = Field(description="Measured counts, ascending; interpolate between them.")
     stride: int = Field(description="Spacing of the first pass; refined to single counts around changes.")
     noise_ms: float = Field(
-        description="Median IQR of per-round minima over the counts. A step must exceed k times the noise of "
-        "a difference of two medians, noise_ms * 1.32 / sqrt(rounds), plus the smooth slope."
+        description="Median over counts of `spread_ms`. A step must exceed k times the noise of a difference of "
+        "two latencies, 2.4 * noise_ms, plus twice the smooth slope over the gap and 1 % of the latency."
     )
     step_boundaries: list[int] = Field(
         description="Counts c where latency steps up from c to c + 1 (keeping c filters is on the cheap side)."

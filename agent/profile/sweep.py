@@ -10,7 +10,6 @@ estimates would overrun the time budget, and a later run with the same output fi
 from __future__ import annotations
 
 import hashlib
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -73,9 +72,13 @@ def _noise(measured: dict[int, Measurement]) -> float:
     return float(np.median([m.spread_ms for m in measured.values()]))
 
 
-def _difference_noise(noise_ms: float, rounds: int) -> float:
-    """Noise of the difference of two medians of `rounds` minima: IQR ~ 1.35 sd, se(median) ~ 1.25 sd/sqrt(n)."""
-    return noise_ms * 1.25 / 1.35 * math.sqrt(2.0 / max(rounds, 1))
+def _difference_noise(spread_ms: float) -> float:
+    """Noise of the difference of two counts' latencies from the typical lower spread.
+
+    For n normal samples the lower quartile minus the minimum is about 0.6 sd, so sd ~ 1.7 spread and a
+    difference of two latencies has sd ~ 1.7 * sqrt(2) * spread.
+    """
+    return 2.4 * spread_ms
 
 
 def profile_layer(timer: Timer, spec: ModelSpec, layer: LayerSpec, settings: SweepSettings) -> LayerLut:
@@ -83,13 +86,13 @@ def profile_layer(timer: Timer, spec: ModelSpec, layer: LayerSpec, settings: Swe
     started = time.perf_counter()
     measured = _measure(timer, spec, layer, first_pass_counts(layer, settings), settings.chunk)
     if settings.refine:
-        noise = _difference_noise(_noise(measured), timer.settings.rounds)
+        noise = _difference_noise(_noise(measured))
         gaps = intervals_to_refine(_points(measured), noise, settings.rule)
         batch = sorted({c for lo, hi in gaps for c in range(lo, hi + 1)})
         for count, extra in _measure(timer, spec, layer, batch, settings.chunk).items():
             measured.setdefault(count, Measurement()).minima.extend(extra.minima)
     noise = _noise(measured)
-    bounds = step_boundaries(_points(measured), _difference_noise(noise, timer.settings.rounds), settings.rule)
+    bounds = step_boundaries(_points(measured), _difference_noise(noise), settings.rule)
     period, aligned = detect_period(bounds)
     return LayerLut(
         name=layer.name, kind=layer.kind, in_channels=layer.in_channels, out_channels=layer.out_channels,
@@ -133,10 +136,13 @@ def _start(out: Path, spec: ModelSpec, timer: Timer, settings: SweepSettings, re
 def profile_spec(timer: Timer, spec: ModelSpec, out: Path, settings: SweepSettings,
                  budget_s: float | None = None, only: list[str] | None = None, restart: bool = False,
                  progress: Progress = _stderr) -> Lut:
-    """Profile every prunable layer of `spec` (or those in `only`) into `out`, resuming what is there."""
-    layers = [layer for layer in profiled_layers(spec) if not only or layer.name in only]
+    """Profile every prunable layer of `spec` (or those in `only`) into `out`, resuming what is there.
+
+    `complete` and `missing` in the table always refer to all of the spec's profiled layers.
+    """
+    layers = profiled_layers(spec)
     lut = _start(Path(out), spec, timer, settings, restart)
-    todo = [layer for layer in layers if layer.name not in lut.layers]
+    todo = [layer for layer in layers if layer.name not in lut.layers and (not only or layer.name in only)]
     base_s = lut.elapsed_s
     started, counted, spent = time.perf_counter(), 0, 0.0
     for index, layer in enumerate(todo, 1):

@@ -1,9 +1,10 @@
 """Robust latency of small models on one device: pinned threads, warm-up, interleaved rounds, minima.
 
 Each round runs every model `reps` times in a freshly shuffled order and keeps each model's fastest
-run; a model's latency is the median of its per-round minima and its noise the spread (IQR) of those
-minima. Minima reject the interruptions a shared machine adds; interleaving and shuffling spread slow
-drift (thermal, a neighbour's load) over all counts instead of letting it fake a step between them.
+run. Noise on a shared machine only ever adds time, and on a busy 2-core VM whole rounds can be slowed
+(a neighbour on our core), so a model's latency is the lower quartile of its per-round minima, and its
+noise the spread of the undisturbed part: lower quartile minus minimum. Interleaving and shuffling
+spread slow drift (thermal, a neighbour's load) over all counts instead of letting it fake a step.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class TimingSettings:
 
     def describe(self) -> str:
         return (f"{self.warmup} warm-up runs, then {self.rounds} interleaved rounds in shuffled order of "
-                f"{self.reps} runs per model; latency = median of per-round minima, noise = their IQR")
+                f"{self.reps} runs per model; latency = lower quartile of per-round minima, "
+                f"spread = lower quartile - minimum")
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Measurement:
 
     @property
     def ms(self) -> float:
-        return float(np.median(self.minima)) * 1e3
+        return float(np.percentile(self.minima, 25)) * 1e3
 
     @property
     def min_ms(self) -> float:
@@ -51,8 +53,7 @@ class Measurement:
 
     @property
     def spread_ms(self) -> float:
-        q75, q25 = np.percentile(self.minima, [75, 25])
-        return float(q75 - q25) * 1e3
+        return float(np.percentile(self.minima, 25) - min(self.minima)) * 1e3
 
 
 def compile_config(core: ov.Core, device: str, settings: TimingSettings) -> dict[str, object]:

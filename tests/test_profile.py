@@ -1,0 +1,121 @@
+"""`headcount-agent profile` on this CPU: graphs, spec errors, LUT resume and the real latency steps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openvino as ov
+import pytest
+
+from agent import exit_codes
+from agent.cli import main
+from agent.profile.graphs import build_layer_model, conv_pair_spec
+from agent.profile.lut import LutError, load_lut
+from agent.profile.spec_io import SpecError, load_spec, profiled_layers
+from agent.profile.sweep import SweepSettings, profile_spec
+from agent.profile.timing import Timer, TimingSettings
+from models.layer_spec import LayerSpec, ModelSpec
+
+FAST = TimingSettings(warmup=2, rounds=5, reps=8)
+
+
+def block_spec() -> ModelSpec:
+    """expand 1x1 -> depthwise 3x3 s2 -> project 1x1, plus a head reading the expansion at another size."""
+    return ModelSpec(model="tiny-block", input_size=(16, 16), layers=[
+        LayerSpec(name="expand", kind="pointwise", in_channels=8, out_channels=32, kernel=1, input_size=(16, 16),
+                  consumers=["dw", "head"]),
+        LayerSpec(name="dw", kind="depthwise", in_channels=32, out_channels=32, kernel=3, stride=2, padding=1,
+                  groups=32, input_size=(16, 16), consumers=["project"], group="expand"),
+        LayerSpec(name="project", kind="pointwise", in_channels=32, out_channels=16, kernel=1, input_size=(8, 8)),
+        LayerSpec(name="head", kind="conv", in_channels=32, out_channels=6, kernel=3, padding=1,
+                  input_size=(8, 8), prunable=False),
+    ])
+
+
+@pytest.fixture(scope="module")
+def core() -> ov.Core:
+    return ov.Core()
+
+
+def test_layer_model_shrinks_consumers(core: ov.Core) -> None:
+    spec = block_spec()
+    model = build_layer_model(spec, spec.layer("expand"), kept=20)
+    shapes = sorted(tuple(out.get_shape()) for out in model.outputs)
+    assert shapes == [(1, 6, 8, 8), (1, 16, 8, 8)]
+    # The head reads the expansion at another size (a pooling in between): it gets its own input.
+    assert sorted(tuple(p.get_shape()) for p in model.get_parameters()) == [(1, 8, 16, 16), (1, 20, 8, 8)]
+    convs = {op.get_type_name(): op for op in model.get_ordered_ops()}
+    assert tuple(convs["GroupConvolution"].get_output_shape(0)) == (1, 20, 8, 8)
+    core.compile_model(model, "CPU")
+
+
+def test_kept_filters_out_of_range() -> None:
+    spec = block_spec()
+    with pytest.raises(ValueError, match="kept filters 33 outside 1..32"):
+        build_layer_model(spec, spec.layer("expand"), kept=33)
+
+
+def test_profiled_layers_skip_depthwise_and_frozen() -> None:
+    assert [layer.name for layer in profiled_layers(block_spec())] == ["expand", "project"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{not json", r"spec.json: not JSON \(line 1"),
+     (json.dumps({"model": "m", "input_size": [8, 8], "layers": [{"name": "a", "kind": "conv"}]}),
+      r"spec.json: invalid layer spec: layers.0.in_channels: Field required"),
+     (json.dumps({"model": "m", "input_size": [8, 8], "layers": [
+         {"name": "a", "kind": "conv", "in_channels": 3, "out_channels": 4, "kernel": 3, "input_size": [8, 8],
+          "consumers": ["ghost"]}]}), r"layers.0 \(a\): consumers: unknown layer 'ghost'")],
+    ids=["not-json", "missing-field", "unknown-consumer"],
+)
+def test_malformed_spec_names_file_and_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "spec.json"
+    path.write_text(text)
+    with pytest.raises(SpecError, match=message):
+        load_spec(path)
+    assert main(["profile", "--spec", str(path), "--out", str(tmp_path / "lut.json")]) == exit_codes.CONFIG
+
+
+def test_cli_rejects_unknown_layer_and_device(tmp_path: Path) -> None:
+    out = str(tmp_path / "lut.json")
+    assert main(["profile", "--conv-pair", "--layers", "nope", "--out", out]) == exit_codes.CONFIG
+    assert main(["profile", "--conv-pair", "--device", "NOPE", "--out", out]) == exit_codes.CONFIG
+
+
+def test_budget_stop_and_resume(tmp_path: Path, core: ov.Core) -> None:
+    spec, out = block_spec(), tmp_path / "lut.json"
+    settings = SweepSettings(counts=(4, 8, 16), refine=False)
+    lines: list[str] = []
+    first = profile_spec(Timer(core, "CPU", FAST), spec, out, settings, budget_s=1e-6, progress=lines.append)
+    assert not first.complete and first.missing == ["project"]
+    assert "budget" in lines[-1] and "resume" in lines[-1]
+    expand_seconds = load_lut(out).layers["expand"].seconds
+    second = profile_spec(Timer(core, "CPU", FAST), spec, out, settings, progress=lambda _: None)
+    assert second.complete and set(second.layers) == {"expand", "project"}
+    assert second.layers["expand"].seconds == expand_seconds  # resumed, not measured again
+    assert [p.filters for p in second.layers["project"].points] == [4, 8, 16]
+    assert second.elapsed_s >= first.elapsed_s
+    only = profile_spec(Timer(core, "CPU", FAST), spec, tmp_path / "only.json", settings, only=["project"],
+                        progress=lambda _: None)
+    assert list(only.layers) == ["project"] and only.missing == ["expand"]
+    with pytest.raises(LutError, match="another settings"):
+        profile_spec(Timer(core, "CPU", FAST), spec, out, SweepSettings(counts=(4, 8)), progress=lambda _: None)
+
+
+def test_conv_pair_steps_on_this_cpu(tmp_path: Path, core: ov.Core) -> None:
+    """The reference layer (3x3 conv 128 -> c -> 64, 38x38): steps after 48 and 64 filters on this CPU.
+
+    This machine (AVX-512, bf16) gives 16; an AVX2 machine would give 8. Nothing in the code assumes either.
+    """
+    counts = (40, 44, 47, 48, 49, 52, 56, 60, 63, 64, 65, 68)
+    timer = Timer(core, "CPU", FAST)
+    lut = profile_spec(timer, conv_pair_spec(), tmp_path / "lut.json", SweepSettings(counts=counts),
+                       progress=lambda _: None)
+    layer = lut.layers["conv"]
+    assert layer.step_period in (8, 16)
+    assert 48 in layer.step_boundaries and 64 in layer.step_boundaries
+    assert layer.latency_ms(49) > layer.latency_ms(48)
+    assert lut.threads == "1" and lut.streams == "1" and lut.precision
+    assert load_lut(tmp_path / "lut.json") == lut
