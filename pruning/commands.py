@@ -55,5 +55,180 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-REGISTRY: dict[str, Callable[[argparse.ArgumentParser], None]] = {"train": _add_train}
-HELP = {"train": "train an SSD on a VOC dataset (resumes from OUT/last.pt)"}
+def _add_synth(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=["images", "video"])
+    p.add_argument("--out", type=Path, required=True, help="dataset root (images) or .avi path (video)")
+    p.add_argument("--count", type=int, default=200, help="images, or frames of the video")
+    p.add_argument("--people", type=int, default=8, help="people walking through the video")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_run_synth)
+
+
+def _run_synth(args: argparse.Namespace) -> int:
+    from pruning.data.synth import generate_images, generate_video
+
+    if args.kind == "images":
+        splits = generate_images(args.out, args.count, args.seed)
+        print(json.dumps({k: len(v) for k, v in splits.items()}))
+    else:
+        truth = generate_video(args.out, args.count, args.people, args.seed)
+        print(json.dumps({"video": str(args.out), "in": truth["in"], "out": truth["out"]}))
+    return 0
+
+
+def _add_store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", type=Path, default=Path("models"), help="model store root")
+    p.add_argument("--device", default="CPU")
+
+
+def _add_autolabel(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="VOC dataset root to write")
+    p.add_argument("--teacher", default="person-ssdlite@1", help="store model NAME@VERSION")
+    p.add_argument("--threshold", type=float, default=0.5, help="score always kept")
+    p.add_argument("--low", type=float, help="score kept when confirmed in a neighbouring frame "
+                                              "(default: same as --threshold, i.e. off)")
+    p.add_argument("--window", type=int, default=2, help="neighbouring frames for confirmation")
+    p.add_argument("--stride", type=int, default=1, help="label every N-th frame")
+    p.add_argument("--train-fraction", type=float, default=0.7, help="first part of the video: train")
+    p.add_argument("--limit", type=int, help="stop after this many labelled frames")
+    _add_store_args(p)
+    p.set_defaults(run=_run_autolabel)
+
+
+def open_detector(store: Path, ref: str, device: str = "CPU") -> object:
+    """An agent Detector for a store model (verified against its manifest)."""
+    from agent.detector import Detector
+    from models.store import ModelStore, parse_ref
+
+    return Detector.open(ModelStore(store).load(*parse_ref(ref)), device)
+
+
+def _run_autolabel(args: argparse.Namespace) -> int:
+    from pruning.data.autolabel import LabelPolicy, autolabel
+
+    detector = open_detector(args.store, args.teacher, args.device)
+    manifest = detector.manifest  # type: ignore[attr-defined]
+    policy = LabelPolicy(high=args.threshold, low=args.low if args.low is not None else args.threshold,
+                         window=args.window)
+    provenance = {"teacher": manifest.ref, "teacher_bin_sha256": manifest.files["model.bin"].sha256,
+                  "device": args.device}
+    splits = autolabel(detector, args.video, args.out, policy, args.stride, args.train_fraction, args.limit,
+                       provenance)
+    print(json.dumps({k: len(v) for k, v in splits.items()}))
+    return 0
+
+
+def _add_eval(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, help="VOC dataset root")
+    p.add_argument("--split", default="test")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--checkpoint", type=Path)
+    group.add_argument("--model", help="store model NAME@VERSION (run through the agent's Detector)")
+    p.add_argument("--count-threshold", type=float, default=0.5, help="score from which a box is counted")
+    p.add_argument("--label", action="append", help="class name(s) to score (default: the model's)")
+    p.add_argument("--json", type=Path, help="also write the report here")
+    _add_store_args(p)
+    p.set_defaults(run=_run_eval)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from pruning.data.voc import load_dataset
+    from pruning.evaluate import DetectorPredictor, TorchPredictor, evaluate
+    from pruning.flops import count_flops, count_params
+
+    if args.checkpoint:
+        from pruning.checkpoint import load_model
+
+        model, config = load_model(args.checkpoint)
+        labels = dict(config.labels)
+        predictor: object = TorchPredictor(model)
+    else:
+        detector = open_detector(args.store, args.model, args.device)
+        labels = dict(detector.manifest.labels)  # type: ignore[attr-defined]
+    if args.label:
+        labels = {i + 1: name for i, name in enumerate(args.label)}
+    class_map = {name: cid for cid, name in labels.items()}
+    if not args.checkpoint:
+        predictor = DetectorPredictor(detector, class_map)
+    annotations = load_dataset(args.data, args.split, class_map)
+    report = evaluate(annotations, predictor, labels, args.count_threshold)  # type: ignore[arg-type]
+    if args.checkpoint:
+        report.flops = count_flops(model, tuple(config.input_size))
+        report.params = count_params(model)
+    text = json.dumps(report.to_dict(), indent=2)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def _add_spec(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", type=Path, help="model to describe (default: a fresh --arch model)")
+    p.add_argument("--arch", choices=["ssd-mobilenet", "ssd-squeezenet"], default="ssd-mobilenet")
+    p.add_argument("--input-size", type=int, default=300)
+    p.add_argument("--out", type=Path, required=True, help="spec JSON to write")
+    p.set_defaults(run=_run_spec)
+
+
+def _run_spec(args: argparse.Namespace) -> int:
+    from pruning.architectures import build_model
+    from pruning.config import ModelConfig
+    from pruning.structure import build_graph, to_spec
+
+    if args.checkpoint:
+        from pruning.checkpoint import load_model
+
+        model, config = load_model(args.checkpoint)
+        name = str(args.checkpoint)
+    else:
+        config = ModelConfig(arch=args.arch, input_size=(args.input_size, args.input_size))
+        model, name = build_model(config), args.arch
+    spec = to_spec(build_graph(model, config.arch), name)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(spec.model_dump_json(indent=2) + "\n")
+    print(f"{args.out}: {len(spec.layers)} layers, {sum(l.prunable for l in spec.layers)} prunable")
+    return 0
+
+
+def _add_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--name", required=True, help="store model name, e.g. ssd-mobilenet")
+    p.add_argument("--version", default="1")
+    p.add_argument("--data", type=Path, help="VOC dataset to measure mAP and count MAE on (optional)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--count-threshold", type=float, default=0.5)
+    p.add_argument("--latency-runs", type=int, default=100, help="0 to skip the latency measurement")
+    p.add_argument("--weights-out", type=Path, help="also write a small FP16 checkpoint here")
+    p.add_argument("--overwrite", action="store_true")
+    _add_store_args(p)
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from models.store import ModelStore
+    from pruning.checkpoint import export_weights
+    from pruning.release import release
+
+    stored = release(args.checkpoint, ModelStore(args.store), args.name, args.version, args.data, args.split,
+                     args.device, args.count_threshold, args.latency_runs, args.overwrite)
+    if args.weights_out:
+        export_weights(args.checkpoint, args.weights_out)
+    print(stored.manifest.model_dump_json(indent=2, include={"name", "version", "metrics", "opsets",
+                                                             "runs_on_openvino_2022_3"}))
+    return 0
+
+
+REGISTRY: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "synth": _add_synth, "autolabel": _add_autolabel, "train": _add_train, "eval": _add_eval,
+    "export": _add_export, "spec": _add_spec,
+}
+HELP = {
+    "synth": "generate overhead door scenes (VOC images or a video with exact in/out totals)",
+    "autolabel": "label a video's frames with a teacher IR from the store into a VOC dataset",
+    "train": "train an SSD on a VOC dataset (resumes from OUT/last.pt)",
+    "eval": "mAP@0.5 (VOC, COCO AP50), count MAE, FLOPs and params of a checkpoint or store IR",
+    "export": "export a checkpoint as an FP16 IR with DetectionOutput into the model store, with figures",
+    "spec": "write the prunable-layer spec JSON that `headcount-agent profile` reads",
+}

@@ -111,3 +111,54 @@ def build(config: ModelConfig) -> SSD:
     loc = nn.ModuleList(SSDLiteHead(c, a * 4) for c, a in zip(channels, per_cell))
     return SSD(backbone, nn.ModuleList(extras), cls, loc, config.num_classes, anchor_config,
                tuple(config.input_size))
+
+
+def _head_dws(index: int) -> tuple[str, str]:
+    return f"cls_heads.{index}.dw", f"loc_heads.{index}.dw"
+
+
+def wire(graph: "LayerGraph") -> None:  # noqa: F821 (structure imports us)
+    """MobileNetV2-SSDLite wiring.
+
+    Depthwise convs join their producer's group. Projections of stages with residual adds are tied
+    across the stage (group `residual:<first block>`) and left unpruned; single-block stages' projections
+    are free. Head outputs are frozen.
+    """
+    model = graph.model
+    blocks = model.backbone.blocks
+    prev = "backbone.stem"
+    index = 0
+    for t, _c, n, _s in INVERTED_RESIDUAL_SETTING:
+        stage = [f"backbone.blocks.{index + i}.project" for i in range(n)]
+        for i in range(n):
+            name = f"backbone.blocks.{index}"
+            first = f"{name}.expand" if blocks[index].expand is not None else f"{name}.dw"
+            graph.wire(prev, first)
+            if blocks[index].expand is not None:
+                graph.wire(f"{name}.expand", f"{name}.dw")
+                graph.couple(f"{name}.expand", f"{name}.expand", f"{name}.dw")
+            else:
+                graph.couple(prev, prev, f"{name}.dw")
+            graph.wire(f"{name}.dw", f"{name}.project")
+            prev, index = f"{name}.project", index + 1
+        if n > 1:
+            graph.couple(f"residual:{stage[0]}", *stage)
+            graph.freeze(*stage)
+    tap = f"backbone.blocks.{TAP_BLOCK}.expand"
+    graph.wire(tap, *_head_dws(0))
+    graph.couple(tap, *_head_dws(0))
+    graph.wire(prev, "backbone.last")
+    sources = ["backbone.last"] + [f"extras.{k}.expand" for k in range(len(model.extras))]
+    for k, source in enumerate(sources):
+        readers = list(_head_dws(k + 1))
+        if k < len(model.extras):
+            readers.append(f"extras.{k}.reduce")
+            graph.wire(f"extras.{k}.reduce", f"extras.{k}.dw")
+            graph.couple(f"extras.{k}.reduce", f"extras.{k}.reduce", f"extras.{k}.dw")
+            graph.wire(f"extras.{k}.dw", f"extras.{k}.expand")
+        graph.wire(source, *readers)
+        graph.couple(source, source, *_head_dws(k + 1))
+    for k in range(len(model.cls_heads)):
+        for head in ("cls_heads", "loc_heads"):
+            graph.wire(f"{head}.{k}.dw", f"{head}.{k}.out")
+            graph.freeze(f"{head}.{k}.out")

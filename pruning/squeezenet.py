@@ -2,7 +2,7 @@
 
 BatchNorm follows every conv (SqueezeNet 1.1 has none): the model trains from scratch, since no
 SqueezeNet weights exist in the registries, and BatchNorm makes that practical; it is folded at export.
-Feature maps (300x300 input): fire5 (256 ch, 37x37), fire9 (512 ch, 18x18), then four extras.
+Feature maps (300x300 input): fire5 (256 ch, 38x38), fire9 (512 ch, 19x19), then four extras.
 A fire module's expand1x1 and expand3x3 outputs are concatenated: consumers see expand1x1's channels
 first, then expand3x3's (offset = expand1x1 width).
 """
@@ -47,7 +47,8 @@ class SqueezeNetBackbone(nn.Module):
         super().__init__()
         stem = widths.get("backbone.stem", make_divisible(64 * width_mult))
         self.stem = ConvUnit(3, stem, 3, 2, padding=1, act="relu")
-        self.pool = nn.MaxPool2d(3, 2, ceil_mode=True)
+        # Padding 1 instead of SqueezeNet's ceil_mode: same sizes, and MaxPool-1 (ceil_mode becomes opset14).
+        self.pool = nn.MaxPool2d(3, 2, padding=1)
         fires, cin = [], stem
         for i, (sq, e1, e3) in enumerate(FIRE_SETTING):
             name = f"backbone.fires.{i}"
@@ -102,3 +103,34 @@ def build(config: ModelConfig) -> SSD:
     loc = nn.ModuleList(SSDHead(c, a * 4) for c, a in zip(channels, per_cell))
     return SSD(backbone, nn.ModuleList(extras), cls, loc, config.num_classes, anchor_config,
                tuple(config.input_size))
+
+
+def wire(graph: "LayerGraph") -> None:  # noqa: F821 (structure imports us)
+    """SqueezeNet-SSD wiring: squeeze -> (expand1x1 | expand3x3) -> concat -> every reader, with offsets.
+
+    The two expands keep their own widths (no group); readers see expand3x3's channels after
+    expand1x1's. Head outputs are frozen.
+    """
+    model = graph.model
+    fires = model.backbone.fires
+    outputs: list[tuple[str, int]] = [("backbone.stem", 0)]
+
+    def feed(readers: list[str]) -> None:
+        for producer, offset in outputs:
+            graph.wire(producer, *readers, offset=offset)
+
+    heads = lambda k: [f"cls_heads.{k}.out", f"loc_heads.{k}.out"]  # noqa: E731
+    for i, fire in enumerate(fires):
+        name = f"backbone.fires.{i}"
+        feed([f"{name}.squeeze"])
+        graph.wire(f"{name}.squeeze", f"{name}.expand1x1", f"{name}.expand3x3")
+        outputs = [(f"{name}.expand1x1", 0), (f"{name}.expand3x3", fire.expand1x1.conv.out_channels)]
+        if i == TAP_FIRE:
+            feed(heads(0))
+    for k in range(len(model.extras)):
+        feed([f"extras.{k}.reduce"] + heads(k + 1))
+        graph.wire(f"extras.{k}.reduce", f"extras.{k}.conv")
+        outputs = [(f"extras.{k}.conv", 0)]
+    feed(heads(len(model.extras) + 1))
+    for k in range(len(model.cls_heads)):
+        graph.freeze(*heads(k))

@@ -48,6 +48,7 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(default=1e-4, ge=0)
     warmup_steps: int = Field(default=100, ge=0)
     max_expand: float = Field(default=2.0, ge=1.0)
+    augment: bool = Field(default=True, description="False: no augmentation (overfit checks).")
     seed: int = 0
     threads: int = Field(default=1, gt=0)
     max_steps: int | None = Field(default=None, description="Stop early after this many steps (tests).")
@@ -108,7 +109,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     cfg.out.mkdir(parents=True, exist_ok=True)
     (cfg.out / "train.json").write_text(cfg.model_dump_json(indent=2))
     annotations = load_dataset(cfg.data, cfg.split, {v: k for k, v in cfg.model.labels.items()})
-    dataset = DetectionDataset(annotations, tuple(cfg.model.input_size), True, cfg.seed, cfg.max_expand)
+    dataset = DetectionDataset(annotations, tuple(cfg.model.input_size), cfg.augment, cfg.seed, cfg.max_expand)
     model = initial_model(cfg)
     optimizer = make_optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(dataset) / cfg.batch_size)
@@ -121,14 +122,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         model.train()
         sums: dict[str, float] = {}
         started = time.time()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, mininterval=10)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, mininterval=30)
         for batch in bar:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, total, cfg.warmup_steps, cfg.lr)
             losses = train_step(model, optimizer, batch)
             sums = {k: sums.get(k, 0.0) + v for k, v in losses.items()}
             step += 1
-            bar.set_postfix(loss=f"{losses['loss']:.3f}")
+            bar.set_postfix(loss=f"{losses['loss']:.3f}", refresh=False)
             if cfg.max_steps is not None and step >= cfg.max_steps:
                 break
         record = {"epoch": epoch + 1, "step": step, "seconds": round(time.time() - started, 1),
