@@ -24,7 +24,7 @@ from agent.decoders import DecoderError
 from agent.detector import Detector
 from agent.devices import choose_device, is_available, next_device
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel
-from models.store import ModelStore, ModelStoreError
+from models.store import ModelStore, ModelStoreError, StoredModel
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class ControlContext:
     status: Callable[[], dict[str, Any]]
 
 
-def check_label_id(stored: Any, label: str) -> int:
+def check_label_id(stored: StoredModel, label: str) -> int:
     class_id = stored.manifest.label_id(label)
     if class_id is None:
         raise ModelUnusable(f"model {stored.manifest.ref} has no label {label!r} "

@@ -75,7 +75,7 @@ class LineCounter:
         on_segment = self._on_segment(anchors)
         crossed_in = np.zeros(len(anchors), bool)
         crossed_out = np.zeros(len(anchors), bool)
-        for i, (track_id, side) in enumerate(zip(track_ids.tolist(), sides.tolist())):
+        for i, (track_id, side) in enumerate(zip(track_ids.tolist(), sides.tolist(), strict=True)):
             if side == 0:
                 continue
             state = self._tracks.get(track_id)

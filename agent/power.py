@@ -134,7 +134,7 @@ class PowerMeter:
         now = self.mark()
         seconds = max(now.at - mark.at, 1e-9)
         if self.counters and len(now.energies_uj) == len(mark.energies_uj) == len(self.counters):
-            uj = sum(c.delta_uj(b, a) for c, b, a in zip(self.counters, mark.energies_uj, now.energies_uj))
+            uj = sum(c.delta_uj(b, a) for c, b, a in zip(self.counters, mark.energies_uj, now.energies_uj, strict=True))
             return EnergyReading(uj / 1e6, uj / 1e6 / seconds, seconds)
         if self.gauges:
             try:

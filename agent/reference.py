@@ -75,7 +75,7 @@ def config_reference() -> str:
 
 def topics_reference() -> str:
     rows = ["| topic | QoS | retained | payload |", "| --- | --- | --- | --- |"]
-    for key, spec in TOPICS.items():
+    for spec in TOPICS.values():
         payload = spec.payload.__name__ if spec.payload else "text/JSON"
         rows.append(f"| `<prefix>/<device_id>/{spec.suffix}` | {spec.qos} | {'yes' if spec.retain else 'no'} | "
                     f"{payload}: {spec.description} |")
@@ -100,7 +100,8 @@ def render_readme(text: str) -> str:
     """`text` with every `<!-- reference:NAME -->` block replaced by the current table."""
     for name, table in TABLES.items():
         pattern = re.compile(rf"(<!-- reference:{name} -->\n).*?(<!-- /reference:{name} -->)", re.S)
-        text = pattern.sub(lambda m: f"{m.group(1)}{table()}\n{m.group(2)}", text)
+        rendered = table()
+        text = pattern.sub(lambda m, body=rendered: f"{m.group(1)}{body}\n{m.group(2)}", text)
     return text
 
 

@@ -137,7 +137,7 @@ def test_swap_while_counting_and_every_bad_swap_is_nacked(tmp_path: Path, broker
             "extra": ({"model": "person-ssdlite", "version": "1", "path": "/tmp/x"}, "Extra inputs"),
             "type": ({"model": "person-ssdlite", "version": 1}, "version: Input should be a valid string"),
         }
-        for request_id, (fields, reason) in bad.items():
+        for request_id, (fields, _) in bad.items():
             send(sub, {"request_id": request_id, "action": "swap_model", **fields})
         for request_id, (_, reason) in bad.items():
             nack = result(sub, request_id)
