@@ -188,7 +188,7 @@ def _run_spec(args: argparse.Namespace) -> int:
     spec = to_spec(build_graph(model, config.arch), name)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(spec.model_dump_json(indent=2) + "\n")
-    print(f"{args.out}: {len(spec.layers)} layers, {sum(l.prunable for l in spec.layers)} prunable")
+    print(f"{args.out}: {len(spec.layers)} layers, {sum(layer.prunable for layer in spec.layers)} prunable")
     return 0
 
 

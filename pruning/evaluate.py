@@ -7,7 +7,6 @@ ones the device would get.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -34,9 +33,9 @@ class Predictor(Protocol):
 class TorchPredictor:
     """A PyTorch SSD with its own decoding and NMS."""
 
-    def __init__(self, model: SSD, config: PostprocessConfig = PostprocessConfig()) -> None:
+    def __init__(self, model: SSD, config: PostprocessConfig | None = None) -> None:
         self.model = model.eval()
-        self.config = config
+        self.config = config or PostprocessConfig()
 
     @torch.no_grad()
     def __call__(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

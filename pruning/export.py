@@ -55,11 +55,12 @@ def detection_output_attrs(num_classes: int, config: PostprocessConfig) -> dict:
     }
 
 
-def to_openvino(model: SSD, config: PostprocessConfig = PostprocessConfig()) -> "object":
+def to_openvino(model: SSD, config: PostprocessConfig | None = None) -> "object":
     """An `openvino.Model` with DetectionOutput appended; the torch model is left untouched."""
     import openvino as ov
     import openvino.opset8 as ops
 
+    config = config or PostprocessConfig()
     net = fuse_all(copy.deepcopy(model).eval())
     h, w = net.input_size
     with torch.no_grad():
@@ -94,7 +95,7 @@ def _downgrade_max_pool(model: "object") -> None:
         node.output(0).replace(pool.output(0))
 
 
-def save_ir(model: SSD, xml: Path, config: PostprocessConfig = PostprocessConfig()) -> Path:
+def save_ir(model: SSD, xml: Path, config: PostprocessConfig | None = None) -> Path:
     """Write `xml` (and its .bin) with FP16 weights."""
     import openvino as ov
 

@@ -37,7 +37,7 @@ def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 def voc_ap(results: list[ImageResult], label: int, iou_threshold: float = 0.5) -> float:
     """VOC2010+ AP for one class: all-point interpolated precision/recall area; difficult boxes ignored."""
     npos = sum(int(((r.gt_labels == label) & ~r.gt_difficult).sum()) for r in results)
-    dets = [(s, i, b) for i, r in enumerate(results) for b, s, lab in zip(r.boxes, r.scores, r.labels)
+    dets = [(s, i, b) for i, r in enumerate(results) for b, s, lab in zip(r.boxes, r.scores, r.labels, strict=True)
             if lab == label]
     dets.sort(key=lambda d: -d[0])
     used = [np.zeros(int((r.gt_labels == label).sum()), bool) for r in results]
@@ -77,12 +77,12 @@ def coco_ap50(results: list[ImageResult], labels: list[int]) -> float:
     images, annotations, detections = [], [], []
     for i, r in enumerate(results):
         images.append({"id": i, "width": r.width, "height": r.height})
-        for box, lab, diff in zip(r.gt_boxes, r.gt_labels, r.gt_difficult):
+        for box, lab, diff in zip(r.gt_boxes, r.gt_labels, r.gt_difficult, strict=True):
             x1, y1, x2, y2 = map(float, box)
             annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": int(lab),
                                 "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
                                 "iscrowd": int(diff)})
-        for box, score, lab in zip(r.boxes, r.scores, r.labels):
+        for box, score, lab in zip(r.boxes, r.scores, r.labels, strict=True):
             x1, y1, x2, y2 = map(float, box)
             detections.append({"image_id": i, "category_id": int(lab), "bbox": [x1, y1, x2 - x1, y2 - y1],
                                "score": float(score)})

@@ -107,8 +107,8 @@ def build(config: ModelConfig) -> SSD:
         cin = out
     anchor_config = config.anchors.to_config()
     per_cell = anchors_per_cell(anchor_config, len(channels))
-    cls = nn.ModuleList(SSDLiteHead(c, a * config.num_classes) for c, a in zip(channels, per_cell))
-    loc = nn.ModuleList(SSDLiteHead(c, a * 4) for c, a in zip(channels, per_cell))
+    cls = nn.ModuleList(SSDLiteHead(c, a * config.num_classes) for c, a in zip(channels, per_cell, strict=True))
+    loc = nn.ModuleList(SSDLiteHead(c, a * 4) for c, a in zip(channels, per_cell, strict=True))
     return SSD(backbone, nn.ModuleList(extras), cls, loc, config.num_classes, anchor_config,
                tuple(config.input_size))
 
@@ -128,9 +128,9 @@ def wire(graph: "LayerGraph") -> None:  # noqa: F821 (structure imports us)
     blocks = model.backbone.blocks
     prev = "backbone.stem"
     index = 0
-    for t, _c, n, _s in INVERTED_RESIDUAL_SETTING:
+    for _t, _c, n, _s in INVERTED_RESIDUAL_SETTING:
         stage = [f"backbone.blocks.{index + i}.project" for i in range(n)]
-        for i in range(n):
+        for _ in range(n):
             name = f"backbone.blocks.{index}"
             first = f"{name}.expand" if blocks[index].expand is not None else f"{name}.dw"
             graph.wire(prev, first)

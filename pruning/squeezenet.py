@@ -99,8 +99,8 @@ def build(config: ModelConfig) -> SSD:
         cin = out
     anchor_config = config.anchors.to_config()
     per_cell = anchors_per_cell(anchor_config, len(channels))
-    cls = nn.ModuleList(SSDHead(c, a * config.num_classes) for c, a in zip(channels, per_cell))
-    loc = nn.ModuleList(SSDHead(c, a * 4) for c, a in zip(channels, per_cell))
+    cls = nn.ModuleList(SSDHead(c, a * config.num_classes) for c, a in zip(channels, per_cell, strict=True))
+    loc = nn.ModuleList(SSDHead(c, a * 4) for c, a in zip(channels, per_cell, strict=True))
     return SSD(backbone, nn.ModuleList(extras), cls, loc, config.num_classes, anchor_config,
                tuple(config.input_size))
 

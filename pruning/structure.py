@@ -69,18 +69,21 @@ class LayerGraph:
         return [(p.name, e.offset) for p in self.nodes.values() for e in p.consumers if e.consumer == name]
 
     def check(self) -> None:
-        """Every consumer's input channels are exactly covered by its producers' outputs (after concat)."""
+        """Every consumer's input channels are tiled exactly by its producers' outputs (concat order)."""
         for node in self.nodes.values():
-            producers = self.producers(node.name)
+            producers = sorted(self.producers(node.name), key=lambda p: p[1])
             if not producers:
-                if node.name.endswith("backbone.stem") or node.unit.conv.in_channels == 3:
+                if node.unit.conv.in_channels == 3:  # reads the image
                     continue
                 raise ValueError(f"layer {node.name} has no producer")
-            width = max(off + self.nodes[p].unit.conv.out_channels for p, off in producers)
-            covered = sum(self.nodes[p].unit.conv.out_channels for p, off in {(p, o) for p, o in producers})
-            if width != node.unit.conv.in_channels or covered < width:
+            end = 0
+            for producer, offset in producers:
+                if offset != end:
+                    raise ValueError(f"layer {node.name}: {producer} starts at channel {offset}, expected {end}")
+                end += self.nodes[producer].unit.conv.out_channels
+            if end != node.unit.conv.in_channels:
                 raise ValueError(f"layer {node.name}: reads {node.unit.conv.in_channels} channels, "
-                                 f"producers {producers} give {width}")
+                                 f"producers {producers} give {end}")
 
 
 def build_graph(model: SSD, arch: str) -> LayerGraph:

@@ -84,7 +84,7 @@ def initial_model(cfg: TrainConfig) -> SSD:
 
 def train_step(model: SSD, optimizer: torch.optim.Optimizer, batch: tuple) -> dict[str, float]:
     images, boxes, labels = batch
-    targets = [match(b, l, model.anchors) for b, l in zip(boxes, labels)]
+    targets = [match(b, lab, model.anchors) for b, lab in zip(boxes, labels, strict=True)]
     loc_t = torch.stack([t[0] for t in targets])
     labels_t = torch.stack([t[1] for t in targets])
     loc, conf = model(images)

@@ -8,28 +8,31 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from agent.detector import Detector
-from models.store import ModelStore, ir_opsets
+from models.store import ModelStore, StoredModel, ir_opsets
 from pruning.checkpoint import load_model
 from pruning.data.voc import read_split
 from pruning.evaluate import TorchPredictor
 from pruning.release import build_manifest, export_to_store
 from pruning.ssd.matching import iou
+from pruning.ssd.ssd import SSD
 from tests.pruning_fixtures import fitted_checkpoint, synth_voc, tiny_model  # noqa: F401
 
 THRESHOLD = 0.3
 
 
 @pytest.fixture(scope="module")
-def stored(fitted_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: F811
+def stored(fitted_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+           ) -> tuple[SSD, StoredModel]:
     model, config = load_model(fitted_checkpoint)
     manifest = build_manifest("tiny-ssd", "1", config, fitted_checkpoint, {"test": True})
     store = ModelStore(tmp_path_factory.mktemp("store"))
     return model, export_to_store(model, manifest, store)
 
 
-def test_ir_is_detection_output_fp16_within_2022_3(stored) -> None:
+def test_ir_is_detection_output_fp16_within_2022_3(stored: tuple[SSD, StoredModel]) -> None:
     _, model = stored
     manifest = ModelStore(model.directory.parent.parent).load("tiny-ssd", "1").manifest
     assert manifest.output_format == "detection_output" and manifest.precision == "FP16"
@@ -39,7 +42,7 @@ def test_ir_is_detection_output_fp16_within_2022_3(stored) -> None:
     assert 'element_type="f16"' in model.xml.read_text()
 
 
-def test_torch_and_ir_agree(stored, synth_voc: Path) -> None:  # noqa: F811
+def test_torch_and_ir_agree(stored: tuple[SSD, StoredModel], synth_voc: Path) -> None:  # noqa: F811
     torch_model, model = stored
     detector = Detector.open(model, "CPU", config={"INFERENCE_PRECISION_HINT": "f32"})
     predictor = TorchPredictor(torch_model)
@@ -52,8 +55,6 @@ def test_torch_and_ir_agree(stored, synth_voc: Path) -> None:  # noqa: F811
         ours = boxes[scores >= THRESHOLD]
         assert len(det) == len(ours), image_id
         if len(ours):
-            import torch
-
             overlap = iou(torch.from_numpy(ours), torch.from_numpy(det.xyxy)).numpy()
             nearest = overlap.argmax(axis=1)
             assert np.abs(ours / 128 - det.xyxy[nearest] / 128).max() < 1e-2, image_id

@@ -20,7 +20,7 @@ def test_anchor_count_layout_and_range() -> None:
     anchors = anchor_gen.generate(config, SIZES)
     per_cell = anchor_gen.anchors_per_cell(config, len(SIZES))
     assert per_cell == [3, 6, 6, 6]
-    assert anchors.shape == (sum(h * w * a for (h, w), a in zip(SIZES, per_cell)), 4)
+    assert anchors.shape == (sum(h * w * a for (h, w), a in zip(SIZES, per_cell, strict=True)), 4)
     corners = center_to_corners(anchors)
     assert corners.min() >= 0 and corners.max() <= 1
     # first cell of the first map: centred at half a cell
@@ -30,7 +30,7 @@ def test_anchor_count_layout_and_range() -> None:
 def test_scales_grow_linearly() -> None:
     scales = AnchorConfig(min_scale=0.2, max_scale=0.9).scales(6)
     assert scales[0] == pytest.approx(0.2) and scales[5] == pytest.approx(0.9)
-    assert all(b > a for a, b in zip(scales, scales[1:]))
+    assert all(b > a for a, b in zip(scales, scales[1:], strict=False))
 
 
 def test_encode_decode_round_trip() -> None:

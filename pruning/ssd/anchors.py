@@ -67,7 +67,7 @@ def anchors_per_cell(config: AnchorConfig, num_maps: int) -> list[int]:
 def generate(config: AnchorConfig, map_sizes: list[tuple[int, int]]) -> torch.Tensor:
     """Anchors (P, 4) in centre form for feature maps of the given (height, width)."""
     rows = []
-    for (h, w), shapes in zip(map_sizes, box_shapes(config, len(map_sizes))):
+    for (h, w), shapes in zip(map_sizes, box_shapes(config, len(map_sizes)), strict=True):
         ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
                                 indexing="ij")
         cx = ((xs + 0.5) / w).reshape(-1, 1)

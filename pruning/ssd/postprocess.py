@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from pruning.ssd.box_coding import decode
+from pruning.ssd.matching import iou
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,6 @@ class ImageDetections:
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
     """Indices kept by greedy NMS, by descending score."""
-    from pruning.ssd.matching import iou
-
     order = scores.argsort(descending=True)
     keep = []
     suppressed = torch.zeros(len(order), dtype=torch.bool)
@@ -45,8 +44,9 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Te
 
 
 def postprocess(loc: torch.Tensor, conf: torch.Tensor, anchors: torch.Tensor,
-                config: PostprocessConfig = PostprocessConfig()) -> list[ImageDetections]:
+                config: PostprocessConfig | None = None) -> list[ImageDetections]:
     """Detections per image from raw head outputs (B, P, 4) and logits (B, P, C)."""
+    config = config or PostprocessConfig()
     probs = conf.softmax(dim=-1)
     boxes = decode(loc, anchors)
     results = []

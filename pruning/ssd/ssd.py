@@ -7,6 +7,7 @@ from torch import nn
 
 from pruning.ssd import anchors as anchor_gen
 from pruning.ssd.anchors import AnchorConfig
+from pruning.ssd.layers import ConvUnit
 
 
 class SSD(nn.Module):
@@ -47,7 +48,7 @@ class SSD(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Box offsets (B, P, 4) and class logits (B, P, C), anchors in `self.anchors` order."""
         locs, confs = [], []
-        for fmap, cls_head, loc_head in zip(self.features(x), self.cls_heads, self.loc_heads):
+        for fmap, cls_head, loc_head in zip(self.features(x), self.cls_heads, self.loc_heads, strict=True):
             locs.append(loc_head(fmap).permute(0, 2, 3, 1).reshape(x.shape[0], -1, 4))
             confs.append(cls_head(fmap).permute(0, 2, 3, 1).reshape(x.shape[0], -1, self.num_classes))
         return torch.cat(locs, dim=1), torch.cat(confs, dim=1)
@@ -57,8 +58,6 @@ class SSDLiteHead(nn.Sequential):
     """Depthwise 3x3 + BN + ReLU6, then a 1x1 conv to `cout` (never pruned: anchors x outputs)."""
 
     def __init__(self, cin: int, cout: int) -> None:
-        from pruning.ssd.layers import ConvUnit
-
         super().__init__()
         self.dw = ConvUnit(cin, cin, 3, groups=cin)
         self.out = ConvUnit(cin, cout, 1, bn=False, act=None)
@@ -68,7 +67,5 @@ class SSDHead(nn.Sequential):
     """A plain 3x3 conv to `cout` (the original SSD head)."""
 
     def __init__(self, cin: int, cout: int) -> None:
-        from pruning.ssd.layers import ConvUnit
-
         super().__init__()
         self.out = ConvUnit(cin, cout, 3, bn=False, act=None)
