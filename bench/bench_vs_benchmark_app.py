@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
+from agent.bench.report import markdown_table
 from agent.bench.runner import BenchSettings, bench_pair
 from agent.power import PowerMeter
 from models.store import ModelStore, parse_ref
@@ -53,6 +54,7 @@ def main() -> int:
     parser.add_argument("--throughput-s", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--markdown", type=Path, help="write the bench table of every round here")
     args = parser.parse_args()
 
     stored = ModelStore(args.store).load(*parse_ref(args.model))
@@ -60,8 +62,10 @@ def main() -> int:
     frame = (np.random.default_rng(0).random((576, 768, 3)) * 255).astype(np.uint8)
     settings = BenchSettings(iterations=args.iterations, throughput_s=args.throughput_s)
     rows: dict[str, list[float]] = {"ours_p50_ms": [], "app_p50_ms": [], "ours_fps": [], "app_fps": []}
+    results = []
     for index in range(1, args.rounds + 1):
         result, _ = bench_pair(core, stored, args.device, frame, meter, settings)
+        results.append(result)
         rows["ours_p50_ms"].append(result.latency.p50_ms)
         rows["ours_fps"].append(result.throughput.fps)
         rows["app_p50_ms"].append(run_benchmark_app(
@@ -81,6 +85,8 @@ def main() -> int:
           f"ratio {summary['fps_ratio']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    if args.markdown:
+        args.markdown.write_text(markdown_table(results))
     within = all(0.9 <= summary[k] <= 1.1 for k in ("p50_ratio", "fps_ratio"))
     print("  agreement within 10 %: " + ("yes" if within else "NO"))
     return 0 if within else 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.profile.steps import (StepRule, common_period, detect_period, intervals_to_refine, smooth_slope,
-                                 step_boundaries)
+from agent.profile.steps import (StepRule, common_period, detect_period, difference_noise, intervals_to_refine,
+                                 smooth_slope, step_boundaries)
 
 
 def staircase(top: int, period: int, step_ms: float = 0.25, slope_ms: float = 0.004, noise_ms: float = 0.0,
@@ -49,3 +49,10 @@ def test_detect_period_tolerates_spurious_and_missing_steps(bounds: list[int], p
 def test_common_period_takes_the_majority() -> None:
     assert common_period([16, 16, None, 8, 16, 48]) == 16
     assert common_period([None]) is None
+
+
+def test_difference_noise_ignores_the_steps() -> None:
+    points = staircase(400, 16, noise_ms=0.003, seed=3)
+    estimate = difference_noise(points)
+    assert estimate == pytest.approx(0.003 * 2 ** 0.5, rel=0.25)  # sd of a difference of two noisy values
+    assert difference_noise(points[:5]) is None

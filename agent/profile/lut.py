@@ -34,9 +34,11 @@ class LayerLut(_Strict):
     consumers: list[str] = Field(description="Layers timed with it (shrunk with it).")
     points: list[LutPoint] = Field(description="Measured counts, ascending; interpolate between them.")
     stride: int = Field(description="Spacing of the first pass; refined to single counts around changes.")
-    noise_ms: float = Field(
-        description="Median over counts of `spread_ms`. A step must exceed k times the noise of a difference of "
-        "two latencies, 2.4 * noise_ms, plus twice the smooth slope over the gap and 1 % of the latency."
+    noise_ms: float = Field(description="Median over counts of `spread_ms`: the timing noise at one count.")
+    step_noise_ms: float = Field(
+        description="Scatter (sd) of the changes between neighbouring measured counts off the steps. A step is "
+        "a rise of more than k (settings) times this, plus twice the smooth slope over the gap, plus "
+        "`relative` of the latency."
     )
     step_boundaries: list[int] = Field(
         description="Counts c where latency steps up from c to c + 1 (keeping c filters is on the cheap side)."

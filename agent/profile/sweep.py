@@ -22,8 +22,8 @@ import openvino as ov
 from agent.profile.graphs import build_layer_model
 from agent.profile.lut import LayerLut, Lut, LutError, LutPoint, load_lut, save_lut
 from agent.profile.spec_io import profiled_layers
-from agent.profile.steps import (StepRule, common_period, detect_period, intervals_to_refine,
-                                 step_boundaries)
+from agent.profile.steps import (StepRule, common_period, detect_period, difference_noise,
+                                 intervals_to_refine, step_boundaries)
 from agent.profile.timing import Measurement, Timer
 from models.layer_spec import LayerSpec, ModelSpec
 
@@ -72,13 +72,14 @@ def _noise(measured: dict[int, Measurement]) -> float:
     return float(np.median([m.spread_ms for m in measured.values()]))
 
 
-def _difference_noise(spread_ms: float) -> float:
-    """Noise of the difference of two counts' latencies from the typical lower spread.
+def _difference_noise(measured: dict[int, Measurement]) -> float:
+    """Noise a step is tested against: the curve's own scatter, else (few counts) the per-count spread.
 
-    For n normal samples the lower quartile minus the minimum is about 0.6 sd, so sd ~ 1.7 spread and a
-    difference of two latencies has sd ~ 1.7 * sqrt(2) * spread.
+    For n normal samples the lower quartile minus the minimum is about 0.6 sd, so a difference of two
+    counts' latencies has sd ~ 1.7 * sqrt(2) * spread.
     """
-    return 2.4 * spread_ms
+    from_curve = difference_noise(_points(measured))
+    return from_curve if from_curve is not None else 2.4 * _noise(measured)
 
 
 def profile_layer(timer: Timer, spec: ModelSpec, layer: LayerSpec, settings: SweepSettings) -> LayerLut:
@@ -86,20 +87,20 @@ def profile_layer(timer: Timer, spec: ModelSpec, layer: LayerSpec, settings: Swe
     started = time.perf_counter()
     measured = _measure(timer, spec, layer, first_pass_counts(layer, settings), settings.chunk)
     if settings.refine:
-        noise = _difference_noise(_noise(measured))
-        gaps = intervals_to_refine(_points(measured), noise, settings.rule)
+        gaps = intervals_to_refine(_points(measured), _difference_noise(measured), settings.rule)
         batch = sorted({c for lo, hi in gaps for c in range(lo, hi + 1)})
         for count, extra in _measure(timer, spec, layer, batch, settings.chunk).items():
             measured.setdefault(count, Measurement()).minima.extend(extra.minima)
-    noise = _noise(measured)
-    bounds = step_boundaries(_points(measured), _difference_noise(noise), settings.rule)
+    noise, step_noise = _noise(measured), _difference_noise(measured)
+    bounds = step_boundaries(_points(measured), step_noise, settings.rule)
     period, aligned = detect_period(bounds)
     return LayerLut(
         name=layer.name, kind=layer.kind, in_channels=layer.in_channels, out_channels=layer.out_channels,
         consumers=list(layer.consumers),
         points=[LutPoint(filters=c, ms=round(m.ms, 5), min_ms=round(m.min_ms, 5), spread_ms=round(m.spread_ms, 5))
                 for c, m in sorted(measured.items())],
-        stride=settings.stride, noise_ms=round(noise, 5), step_boundaries=bounds, step_period=period,
+        stride=settings.stride, noise_ms=round(noise, 5), step_noise_ms=round(step_noise, 5),
+        step_boundaries=bounds, step_period=period,
         period_aligned=round(aligned, 3), seconds=round(time.perf_counter() - started, 2),
     )
 
