@@ -1,7 +1,7 @@
 """Reference tables for the README, generated from the code so the docs cannot drift from it.
 
     python -m agent.reference config|topics|commands    print one table
-    python -m agent.reference --write                   refresh README.md's tables
+    python -m agent.reference --write                   refresh README.md's tables and docs/schemas/
 
 `tests/test_docs.py` checks that README.md holds exactly these tables.
 """
@@ -96,6 +96,21 @@ def commands_reference() -> str:
 TABLES = {"config": config_reference, "topics": topics_reference, "commands": commands_reference}
 
 
+def json_schemas() -> dict[str, dict]:
+    """Every JSON Schema a subscriber, operator or tool may need, by file name under docs/schemas/."""
+    from agent.commands import COMMAND_ADAPTER, CommandResult
+    from agent.topics import payload_schemas
+    from models.manifest import Manifest
+
+    return {
+        "config.json": AgentConfig.model_json_schema(),
+        "topics.json": payload_schemas(),
+        "command.json": COMMAND_ADAPTER.json_schema(),
+        "command-result.json": CommandResult.model_json_schema(),
+        "manifest.json": Manifest.model_json_schema(),
+    }
+
+
 def render_readme(text: str) -> str:
     """`text` with every `<!-- reference:NAME -->` block replaced by the current table."""
     for name, table in TABLES.items():
@@ -108,8 +123,12 @@ def render_readme(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     if args == ["--write"]:
-        readme = Path(__file__).resolve().parents[1] / "README.md"
+        root = Path(__file__).resolve().parents[1]
+        readme = root / "README.md"
         readme.write_text(render_readme(readme.read_text()))
+        (root / "docs" / "schemas").mkdir(parents=True, exist_ok=True)
+        for name, schema in json_schemas().items():
+            (root / "docs" / "schemas" / name).write_text(json.dumps(schema, indent=2) + "\n")
         return 0
     if not args or args[0] not in TABLES:
         print(f"usage: python -m agent.reference {{{','.join(TABLES)}}} | --write", file=sys.stderr)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from agent.reference import TABLES, render_readme
+from agent.reference import TABLES, json_schemas, render_readme
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -18,6 +19,13 @@ def test_reference_tables_are_current(name: str) -> None:
     block = re.search(rf"<!-- reference:{name} -->\n(.*?)\n<!-- /reference:{name} -->", text, re.S)
     assert block, f"README lacks the {name} reference block"
     assert block.group(1) == TABLES[name](), f"README's {name} table is stale: run `python -m agent.reference --write`"
+
+
+@pytest.mark.parametrize("name", sorted(json_schemas()))
+def test_published_json_schemas_are_current(name: str) -> None:
+    path = README.parent / "docs" / "schemas" / name
+    assert path.is_file() and json.loads(path.read_text()) == json_schemas()[name], (
+        f"{path} is stale: run `python -m agent.reference --write`")
 
 
 def test_render_is_idempotent() -> None:

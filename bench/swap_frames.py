@@ -1,0 +1,105 @@
+"""Frames around model swaps: does a swap cost a single frame?
+
+Runs the real agent (in-process, the same code as `headcount-agent run`) on vtest.avi played at its
+native 10 fps, with a real local broker, and swaps the model back and forth `--swaps` times through
+the command topic. Prints per swap the ack's compile and warm-up times and the frame it switched at,
+and in the end frames read, inferred and dropped for the camera.
+
+    .venv/bin/python bench/swap_frames.py [--swaps 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+
+from agent.config import load_config
+from agent.daemon import Agent
+from agent.local_broker import LocalBroker
+from models.manifest import Manifest
+from models.store import MANIFEST, ModelStore, write_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = """
+device_id = "bench"
+[mqtt]
+host = "127.0.0.1"
+port = {port}
+[model]
+store = "{store}"
+devices = ["CPU"]
+[telemetry]
+interval_s = 1
+[[cameras]]
+name = "clip"
+source = "{video}"
+loop = true
+realtime = true
+"""
+
+
+def two_versions(root: Path) -> None:
+    """The default model as version 1 and an identical copy as version 2."""
+    source = ModelStore(ROOT / "models").directory("person-ssdlite", "1")
+    for version in ("1", "2"):
+        target = root / "person-ssdlite" / version
+        shutil.copytree(source, target)
+        manifest = Manifest.model_validate_json((target / MANIFEST).read_text())
+        write_manifest(target, manifest.model_copy(update={"version": version}))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--swaps", type=int, default=6)
+    parser.add_argument("--gap-s", type=float, default=3.0, help="counting time between swaps")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with LocalBroker() as broker, tempfile.TemporaryDirectory() as tmp:
+        two_versions(Path(tmp) / "store")
+        path = Path(tmp) / "agent.toml"
+        path.write_text(CONFIG.format(port=broker.port, store=Path(tmp) / "store", video=ROOT / "data/vtest.avi"))
+        stop = threading.Event()
+        agent = Agent(load_config(path), path.read_bytes(), stop)
+        runner = threading.Thread(target=agent.run)
+        runner.start()
+        results: queue.Queue[dict] = queue.Queue()
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-operator")
+        client.on_message = lambda _c, _u, m: results.put(json.loads(m.payload))
+        client.connect("127.0.0.1", broker.port)
+        client.subscribe("headcount/bench/cmd/result", qos=1)
+        client.loop_start()
+        time.sleep(args.gap_s + 5)
+        read_before = agent.workers[0].reader.frames_read
+        dropped_before = agent.workers[0].reader.slot.dropped
+        print(f"before the swaps: {read_before} frames read, {dropped_before} dropped", flush=True)
+        for i in range(args.swaps):
+            version = "2" if i % 2 == 0 else "1"
+            command = {"request_id": f"s{i}", "action": "swap_model", "model": "person-ssdlite", "version": version}
+            client.publish("headcount/bench/cmd", json.dumps(command), qos=1)
+            dropped = agent.workers[0].reader.slot.dropped
+            ack = results.get(timeout=60)
+            time.sleep(args.gap_s)
+            print(f"swap {i + 1} -> @{version}: ok={ack['ok']} compile {ack['compile_ms']:.0f} ms, "
+                  f"warm-up {ack['warmup_ms']:.0f} ms, switched at frame {ack['switch_frames']['clip']}, "
+                  f"frames dropped during it: {agent.workers[0].reader.slot.dropped - dropped}", flush=True)
+        counters = agent.workers[0].counters()
+        stop.set()
+        runner.join()
+        client.loop_stop()
+    read = counters.frames_read - read_before
+    print(f"\nduring the swaps: {read} frames read at the clip's native 10 fps; since start: "
+          f"{counters.frames_read} read, {counters.frames_processed} inferred, {counters.frames_dropped} dropped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
