@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from agent import exit_codes
-from agent.daemon import Liveness
+from agent.liveness import Liveness
 from agent.notify import Notifier
 from tests.helpers import agent_config, finish, start_agent
 

@@ -141,6 +141,9 @@ def test_config_skeleton_needs_only_cameras(tmp_path: Path) -> None:
     config = AgentConfig.model_validate(raw)
     assert config.model.store == Path("/var/lib/headcount/models")
     assert config.model.cache_dir is not None and config.model.cache_dir.is_relative_to("/var/cache/headcount")
+    path.write_text(skeleton + '\n[[cameras]]\nname = "entrance"\nsource = "rtsp://192.168.10.21/s1"\n')
+    loaded = load_config(path, environ={"STATE_DIRECTORY": "/var/lib/headcount"})
+    assert loaded.queue.path == Path("/var/lib/headcount/queue.sqlite")
     # the commented camera examples are valid too once uncommented
     head, marker, tail = skeleton.partition("# One [[cameras]] block")
     assert marker, "the skeleton's camera examples moved"
