@@ -96,7 +96,7 @@ def test_openvino_and_device_access_stay_possible() -> None:
     families = set(unit["RestrictAddressFamilies"][0].split())
     assert {"AF_INET", "AF_INET6", "AF_UNIX"} <= families
     assert unit["DevicePolicy"] == ["closed"]
-    assert set(unit["DeviceAllow"]) == {"char-usb_device rw", "char-video4linux rw"}
+    assert set(unit["DeviceAllow"]) == {"char-usb_device rw", "char-video4linux rw", "char-drm rw", "char-accel rw"}
     assert unit.get("PrivateDevices", ["no"]) == ["no"] and unit.get("ProcSubset", ["all"]) == ["all"]
     assert unit["CapabilityBoundingSet"] == [""] and unit["NoNewPrivileges"] == ["yes"]
 
@@ -106,9 +106,25 @@ def test_user_udev_rule_and_sysusers_agree() -> None:
     user = unit["User"][0]
     sysusers = (SYSTEMD_SOURCES / "headcount.sysusers.conf").read_text()
     assert re.search(rf"^u {user} ", sysusers, re.M), "sysusers.d must create the unit's User="
+    assert {"video", "render"} <= set(re.findall(rf"^m {user} (\S+)$", sysusers, re.M)), "camera, GPU, NPU groups"
     rules = (SYSTEMD_SOURCES / "99-headcount-ncs.rules").read_text()
     assert 'ATTRS{idVendor}=="03e7"' in rules and f'GROUP="{unit["Group"][0]}"' in rules
     assert f"chgrp {unit['Group'][0]} " in rules
+
+
+def test_systemd_sysusers_creates_the_user_and_its_device_groups(tmp_path: Path) -> None:
+    sysusers = shutil.which("systemd-sysusers")
+    if sysusers is None:
+        pytest.fail("systemd-sysusers not found: install Debian's `systemd` package")
+    (tmp_path / "etc").mkdir()
+    result = subprocess.run([sysusers, f"--root={tmp_path}", str(SYSTEMD_SOURCES / "headcount.sysusers.conf")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    passwd = (tmp_path / "etc/passwd").read_text()
+    assert re.search(r"^headcount:x:\d+:\d+:Headcount agent:/var/lib/headcount:/usr/sbin/nologin$", passwd, re.M)
+    groups = {line.split(":")[0]: line.split(":")[3].split(",") for line in
+              (tmp_path / "etc/group").read_text().splitlines()}
+    assert "headcount" in groups["video"] and "headcount" in groups["render"]
 
 
 # ---- the real unit, where systemd runs services -----------------------------------------------------------
@@ -132,7 +148,7 @@ def test_real_unit_starts_ready_and_stops_cleanly(tmp_path: Path, broker, store)
     name = f"headcount-test-{uuid.uuid4().hex[:8]}.service"
     config = agent_config(tmp_path, broker.port, SAMPLE_VIDEO, loop=True, realtime=True)
     text = render_unit(TEMPLATE.read_text(), default_executable())
-    text = re.sub(r"^(User|Group|SupplementaryGroups)=.*$", "", text, flags=re.M)
+    text = re.sub(r"^(User|Group)=.*$", "", text, flags=re.M)
     text = text.replace("LoadCredential=agent.toml:/etc/headcount/agent.toml",
                         f"LoadCredential=agent.toml:{config}\nDynamicUser=yes")
     text = re.sub(r"^(Configuration|State|Cache)Directory=headcount$", r"\1Directory=" + name[:-8], text, flags=re.M)
