@@ -188,8 +188,12 @@ def test_watchdog_due_once_per_interval() -> None:
 
 
 # ---- the real agent ------------------------------------------------------------------------------------
+WATCHDOG_S = 2.0
+"""WATCHDOG_USEC for the agent under test: pings every second, a 2 s budget (the unit has 30 s)."""
+
+
 def notify_env(listener: NotifyListener) -> dict[str, str]:
-    return {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000"}
+    return {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": str(int(WATCHDOG_S * 1e6))}
 
 
 @pytest.mark.slow
@@ -201,11 +205,11 @@ def test_agent_ready_after_first_frames_watchdog_while_counting_stopping_on_sigt
         assert listener.wait_for(lambda s: bool(s.with_key("READY")), timeout=60), "no READY=1 within 60 s"
         ready_at, ready = listener.with_key("READY")[0]
         assert ready == {"READY": "1", "STATUS": "counting with person-ssdlite@1 on CPU"}
-        assert listener.wait_for(lambda s: len([t for t, _ in s.with_key("WATCHDOG") if t > ready_at]) >= 5,
-                                 timeout=10), "WATCHDOG=1 does not repeat while frames are inferred"
+        assert listener.wait_for(lambda s: len([t for t, _ in s.with_key("WATCHDOG") if t > ready_at]) >= 4,
+                                 timeout=15), "WATCHDOG=1 does not repeat while frames are inferred"
         pings = [t for t, _ in listener.with_key("WATCHDOG") if t > ready_at]
-        # WATCHDOG_USEC is 1 s: every gap must stay under it or systemd would kill a healthy agent.
-        assert max(b - a for a, b in zip(pings, pings[1:])) < 1.0
+        # Every gap must stay under WATCHDOG_USEC, or systemd would kill a healthy agent.
+        assert max(b - a for a, b in zip(pings, pings[1:])) < WATCHDOG_S
         assert any("fps" in m["STATUS"] for _, m in listener.with_key("STATUS") if "READY" not in m)
         assert agent.poll() is None
     finally:
