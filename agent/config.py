@@ -67,7 +67,11 @@ class ModelConfig(_Section):
     performance_hint: Literal["LATENCY", "THROUGHPUT"] = Field(
         default="LATENCY", description="OpenVINO performance hint for the compiled model."
     )
-    cache_dir: Path | None = Field(default=None, description="OpenVINO model cache (faster restarts).")
+    cache_dir: Path | None = Field(
+        default=None,
+        description="OpenVINO model cache: faster restarts, and swaps compile in a low-priority process into "
+        "it. Default: `ov-cache` beside the queue.",
+    )
 
 
 class LineConfig(_Section):

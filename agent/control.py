@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import openvino as ov
@@ -24,6 +25,7 @@ from agent.decoders import DecoderError
 from agent.detector import Detector
 from agent.devices import choose_device, is_available, next_device
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel
+from agent.precompile import precompile
 from models.store import ModelStore, ModelStoreError, StoredModel
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class ControlContext:
     publish_result: Callable[[CommandResult], None]
     publish_state: Callable[[], None]
     status: Callable[[], dict[str, Any]]
+    cache_dir: Path | None = None
 
 
 def check_label_id(stored: StoredModel, label: str) -> int:
@@ -59,11 +62,14 @@ def check_label_id(stored: StoredModel, label: str) -> int:
 
 
 def prepare_model(store: ModelStore, core: ov.Core, config: ModelConfig, name: str, version: str,
-                  device: str | None = None) -> tuple[RunningModel, float, float]:
+                  device: str | None = None, cache_dir: Path | None = None,
+                  background: bool = False) -> tuple[RunningModel, float, float]:
     """Verify, check, compile and warm up a model without touching the running one.
 
-    Returns the model and the compile and warm-up times in ms. `device` None: the config's preference
-    list decides, falling back to CPU with a warning.
+    Returns the model and the compile and warm-up times in ms (compile includes the background
+    compile). `device` None: the config's preference list decides, falling back to CPU with a warning.
+    With `background`, the compile runs first in a nice-19 child process that fills `cache_dir`
+    (see `agent.precompile`), so running cameras keep the CPU.
     """
     try:
         stored = store.load(name, version)
@@ -78,9 +84,11 @@ def prepare_model(store: ModelStore, core: ov.Core, config: ModelConfig, name: s
     elif not is_available(device, available):
         raise ModelUnusable(f"device {device} is not available (runtime offers {available})")
     options = {"PERFORMANCE_HINT": config.performance_hint}
-    if config.cache_dir is not None:
-        options["CACHE_DIR"] = str(config.cache_dir)
+    if cache_dir is not None:
+        options["CACHE_DIR"] = str(cache_dir)
     started = time.perf_counter()
+    if background and cache_dir is not None:
+        precompile(store.root, name, version, device, cache_dir, config.performance_hint)
     try:
         detector = Detector.open(stored, device, core, options)
     except DecoderError as exc:
@@ -176,7 +184,8 @@ class Controller(threading.Thread):
                              switch_frames=frames, **self._running())
 
     def _prepare(self, name: str, version: str, device: str | None) -> tuple[RunningModel, float, float]:
-        return prepare_model(self.ctx.store, self.ctx.core, self.ctx.model_config, name, version, device)
+        return prepare_model(self.ctx.store, self.ctx.core, self.ctx.model_config, name, version, device,
+                             self.ctx.cache_dir, background=True)
 
     def switch_to(self, running: RunningModel) -> dict[str, int]:
         """Make `running` the active model; returns each live camera's first frame on it."""

@@ -67,12 +67,13 @@ class Agent:
         self.controller: Controller | None = None
         self.workers: list[CameraWorker] = []
         self.summary: RunSummary | None = None
+        self.cache_dir = config.model.cache_dir or config.queue.path.parent / "ov-cache"
 
     # ---- start-up -------------------------------------------------------------------------------
     def load_model(self) -> None:
         """Verify, check and compile the configured model. Raises ModelUnusable."""
         m = self.config.model
-        running, compile_ms, _ = prepare_model(self.store, self.core, m, m.name, m.version)
+        running, compile_ms, _ = prepare_model(self.store, self.core, m, m.name, m.version, cache_dir=self.cache_dir)
         self.active = ActiveModel(running)
         log.info("model %s on %s ready (compiled in %.0f ms)", m.name + "@" + m.version, running.detector.device,
                  compile_ms)
@@ -91,7 +92,7 @@ class Agent:
         ctx = ControlContext(
             store=self.store, core=self.core, model_config=self.config.model, active=self.active,
             workers=self.workers, publish_result=lambda r: link.publish("cmd_result", r),
-            publish_state=self.publish_state, status=self.status,
+            publish_state=self.publish_state, status=self.status, cache_dir=self.cache_dir,
         )
         self.controller = Controller(ctx, self.stop)
         self.controller.start()
