@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -209,7 +210,7 @@ def test_agent_ready_after_first_frames_watchdog_while_counting_stopping_on_sigt
                                  timeout=15), "WATCHDOG=1 does not repeat while frames are inferred"
         pings = [t for t, _ in listener.with_key("WATCHDOG") if t > ready_at]
         # Every gap must stay under WATCHDOG_USEC, or systemd would kill a healthy agent.
-        assert max(b - a for a, b in zip(pings, pings[1:])) < WATCHDOG_S
+        assert max(b - a for a, b in pairwise(pings)) < WATCHDOG_S
         assert any("fps" in m["STATUS"] for _, m in listener.with_key("STATUS") if "READY" not in m)
         assert agent.poll() is None
     finally:

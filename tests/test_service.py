@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from agent import exit_codes
 from agent.config import AgentConfig, ConfigError, load_config
-from agent.service import (Layout, ServiceError, check_executable, default_executable, render_unit,
-                           unit_quote)
+from agent.service import Layout, ServiceError, check_executable, default_executable, render_unit, unit_quote
 from models.store import ModelStore
 from tests.helpers import ROOT, STORE
 
