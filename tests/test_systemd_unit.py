@@ -14,8 +14,15 @@ from pathlib import Path
 import pytest
 
 from agent import exit_codes
-from agent.service import SYSTEMD_SOURCES, TEMPLATE_EXECUTABLE, UNIT_NAME, default_executable, render_unit
-from tests.helpers import SAMPLE_VIDEO, agent_config
+from agent.service import (
+    HIDDEN_BY_PROTECT_HOME,
+    SYSTEMD_SOURCES,
+    TEMPLATE_EXECUTABLE,
+    UNIT_NAME,
+    default_executable,
+    render_unit,
+)
+from tests.helpers import ROOT, SAMPLE_VIDEO, agent_config
 
 MAX_EXPOSURE = 2.0
 TEMPLATE = SYSTEMD_SOURCES / UNIT_NAME
@@ -137,6 +144,8 @@ def systemd_runs_services() -> str | None:
     state = subprocess.run(["systemctl", "is-system-running"], capture_output=True, text=True).stdout.strip()
     if state not in {"running", "degraded"}:
         return f"systemctl is-system-running says {state!r}"
+    if any(hidden in ROOT.parents for hidden in HIDDEN_BY_PROTECT_HOME):
+        return f"the checkout {ROOT} lies where the unit cannot see it (ProtectHome=yes)"
     return None
 
 
@@ -171,6 +180,7 @@ def test_real_unit_starts_ready_and_stops_cleanly(tmp_path: Path, broker, store)
         assert "Result=success" in result and "ExecMainStatus=0" in result, result
     finally:
         systemctl("stop", name)
+        systemctl("clean", "--what=all", name)  # the dynamic user's state, cache and config directories
         unit.unlink(missing_ok=True)
         systemctl("daemon-reload")
         systemctl("reset-failed", name)
