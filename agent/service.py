@@ -191,6 +191,15 @@ def model_steps(source: Path, store: Path) -> list[Step]:
     return steps
 
 
+def default_model_steps(store: Path) -> list[Step]:
+    """The checkout's own store, if `make model` filled it; otherwise say how to bring models."""
+    from models.store import ModelStore
+
+    if not ModelStore(DEFAULT_MODEL_SOURCE).refs():
+        return [Step("skip", "models", f"no variants in {DEFAULT_MODEL_SOURCE}; pass --models DIR")]
+    return model_steps(DEFAULT_MODEL_SOURCE, store)
+
+
 def copy_variant(source: Path, target: Path) -> None:
     """Copy next to the target, then swap it in, so the agent never sees half a variant."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -225,14 +234,17 @@ def run_command(argv: list[str]) -> None:
 
 
 # ---- plans ------------------------------------------------------------------------------------------
-def install_plan(layout: Layout, executable: Path, model_source: Path, enable: bool = False) -> list[Step]:
+def install_plan(layout: Layout, executable: Path, model_source: Path | None = None,
+                 enable: bool = False) -> list[Step]:
+    """Every step of an install. `model_source` None: the checkout's store, if it holds any variant."""
     check_executable(executable)
     sources = {name: SYSTEMD_SOURCES / name for name in (
         UNIT_NAME, "99-headcount-ncs.rules", "headcount.sysusers.conf", "agent.toml.example",
         "headcount.env.example")}
     missing = [str(p) for p in sources.values() if not p.is_file()]
     if missing:
-        raise ServiceError(f"packaging files missing: {', '.join(missing)}")
+        raise ServiceError(f"packaging files missing: {', '.join(missing)}; run install-service from a checkout "
+                           "of the repository installed with `pip install -e`")
     unit = render_unit(sources[UNIT_NAME].read_text(), executable)
     live = layout.root == Path("/")
     why = "not on this machine's / (--root)"
@@ -250,7 +262,8 @@ def install_plan(layout: Layout, executable: Path, model_source: Path, enable: b
                    overwrite=False),
         mkdir_step(layout.state_dir, 0o750),
         mkdir_step(layout.model_store, 0o755),
-        *model_steps(model_source, layout.model_store),
+        *(model_steps(model_source, layout.model_store) if model_source is not None
+          else default_model_steps(layout.model_store)),
         command_step(["udevadm", "control", "--reload"], live, why),
         command_step(["udevadm", "trigger", "--action=add", "--subsystem-match=usb", "--attr-match=idVendor=03e7"],
                      live, why),
@@ -315,7 +328,8 @@ def execute(steps: list[Step], dry_run: bool, out: Callable[[str], None]) -> int
 def cmd_install(args: argparse.Namespace) -> int:
     layout = Layout(Path(args.root))
     try:
-        steps = install_plan(layout, Path(args.executable), Path(args.models), args.enable)
+        models = Path(args.models) if args.models else None
+        steps = install_plan(layout, Path(args.executable), models, args.enable)
         code = execute(steps, args.dry_run, print)
     except ServiceError as exc:
         print(f"install-service: {exc}", file=sys.stderr)
@@ -341,8 +355,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     install.add_argument("--dry-run", action="store_true", help="print what would be done; change nothing")
     install.add_argument("--executable", default=str(default_executable()),
                          help="headcount-agent for ExecStart= (default: the one beside this Python)")
-    install.add_argument("--models", default=str(DEFAULT_MODEL_SOURCE),
-                         help="model store whose variants are copied to /var/lib/headcount/models")
+    install.add_argument("--models", default=None,
+                         help="model store whose variants are copied to /var/lib/headcount/models "
+                              f"(default: {DEFAULT_MODEL_SOURCE}, if it holds any)")
     install.add_argument("--enable", action="store_true", help="also `systemctl enable --now` the unit")
     install.set_defaults(func=cmd_install)
 

@@ -150,3 +150,9 @@ def test_config_skeleton_needs_only_cameras(tmp_path: Path) -> None:
                      for line in tail.splitlines())
     path.write_text(head + marker + tail)
     assert [c.name for c in load_config(path, environ={}).cameras] == ["entrance", "canteen"]
+
+
+def test_an_explicit_store_without_variants_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = cli("install-service", "--root", str(tmp_path / "root"), "--models", str(tmp_path / "empty"))
+    assert result.returncode == exit_codes.FAILURE and "no model variants" in result.stderr
