@@ -25,6 +25,8 @@ system-deps:
 	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || \
 	  { echo "installing mosquitto (Debian)"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto; }
 	@systemctl disable --now mosquitto >/dev/null 2>&1 || true
+	@command -v systemd-analyze >/dev/null 2>&1 && command -v systemd-sysusers >/dev/null 2>&1 || \
+	  { echo "installing systemd (Debian) for systemd-analyze and systemd-sysusers"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd; }
 
 $(VIDEO): | $(STAMP)
 	$(PY) -m models.assets video

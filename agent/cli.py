@@ -32,14 +32,24 @@ log = logging.getLogger("agent")
 Command = Callable[[argparse.Namespace], int]
 
 
+class JournalFormatter(logging.Formatter):
+    """Prefix every line with its syslog priority (`<4>`), which journald reads from a service's stderr,
+    so `journalctl -p warning` works."""
+
+    PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{self.PRIORITIES.get(record.levelno, 6)}>"
+        return "\n".join(prefix + line for line in super().format(record).splitlines())
+
+
 def setup_logging(verbose: bool = False) -> None:
-    # Under systemd, journald stamps every line; elsewhere we add the time ourselves.
-    stamp = "" if os.environ.get("INVOCATION_ID") else "%(asctime)s "
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format=f"{stamp}%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):  # journald stamps every line and reads the priority prefix
+        handler.setFormatter(JournalFormatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
 def cmd_run(args: argparse.Namespace) -> int:

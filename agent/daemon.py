@@ -36,6 +36,7 @@ from models.store import ModelStore
 log = logging.getLogger(__name__)
 
 COUNT_HEARTBEAT_S = 10.0
+STATUS_INTERVAL_S = 10.0  # STATUS= for `systemctl status` when no watchdog sets the pace
 
 __all__ = ["Agent", "ModelUnusable", "RunSummary", "install_signal_handlers"]
 
@@ -150,6 +151,7 @@ class Agent:
         self.start_link()
         self.start_controller()
         self.start_cameras()
+        self.liveness = Liveness()  # stall and fps clocks start with the cameras, not before the compile
         next_telemetry = time.monotonic() + self.config.telemetry.interval_s
         code = exit_codes.OK
         while not self.stop.is_set():
@@ -175,9 +177,11 @@ class Agent:
             self.liveness.announced = True
             self.notifier.ready(f"counting with {detector.manifest.ref} on {detector.device}")
             log.info("ready: first frames processed")
-        if verdict in ("progress", "idle") and self.notifier.watchdog_interval_s is not None \
-                and self.liveness.watchdog_due(self.notifier.watchdog_interval_s):
-            self.notifier.watchdog()
+        interval = self.notifier.watchdog_interval_s
+        if verdict in ("progress", "idle") and self.notifier.enabled \
+                and self.liveness.watchdog_due(interval if interval is not None else STATUS_INTERVAL_S):
+            if interval is not None:
+                self.notifier.watchdog()
             fps = sum(w.frames_processed for w in self.workers) / max(time.monotonic() - self.liveness.started, 1e-6)
             self.notifier.status(f"{detector.manifest.ref} on {detector.device}, {fps:.1f} fps average")
         if verdict == "stalled":
