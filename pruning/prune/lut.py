@@ -1,0 +1,109 @@
+"""Layer latency from the device's lookup table (`lut.json`, read through the agent's pydantic model).
+
+The LUT gives, per prunable layer, the latency of the layer *and its consumers* at k kept filters, so
+the saving of a removal already includes what the consumer saves. The whole model's estimate is the
+measured unpruned latency minus the sum of every layer's saving; it ignores that a consumer which is
+itself pruned was timed at its full width (second-order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.profile.lut import LayerLut, Lut, load_lut
+from models.layer_spec import LayerSpec, ModelSpec
+from pruning.prune.groups import PruneGroup
+
+
+class LutMismatch(ValueError):
+    """The LUT does not describe this model; the message names the layer."""
+
+
+@dataclass
+class LayerLatency:
+    """Latency of the model's prunable layers at any width, and their latency steps."""
+
+    lut: Lut
+    min_width: int = 8
+
+    @classmethod
+    def load(cls, path: Path, spec: ModelSpec, min_width: int = 8) -> LayerLatency:
+        table = cls(load_lut(path), min_width)
+        table.check(spec)
+        return table
+
+    def check(self, spec: ModelSpec) -> None:
+        """Every prunable root of `spec` must be in the LUT with the same kind and unpruned shape."""
+        for layer in spec.layers:
+            if not layer.prunable or layer.kind == "depthwise" or (layer.group or layer.name) != layer.name:
+                continue
+            entry = self.lut.layers.get(layer.name)
+            if entry is None:
+                raise LutMismatch(f"layer {layer.name}: not in the LUT (measured for {self.lut.spec_model})")
+            if (entry.in_channels, entry.out_channels, entry.kind) != \
+                    (layer.in_channels, layer.out_channels, layer.kind):
+                raise LutMismatch(
+                    f"layer {layer.name}: LUT has {entry.kind} {entry.in_channels}->{entry.out_channels}, "
+                    f"the model {layer.kind} {layer.in_channels}->{layer.out_channels}")
+
+    def layer(self, name: str) -> LayerLut:
+        if name not in self.lut.layers:
+            raise LutMismatch(f"layer {name}: not in the LUT (measured for {self.lut.spec_model})")
+        return self.lut.layers[name]
+
+    def ms(self, name: str, width: int) -> float:
+        return self.layer(name).latency_ms(width)
+
+    @property
+    def period(self) -> int:
+        return self.lut.step_period or 16
+
+    def next_step(self, name: str, width: int) -> int | None:
+        """The largest width below `width` on the cheap side of a latency step, or None at the floor.
+
+        Uses the layer's measured step boundaries; a layer without detected steps falls back to the
+        table's step period (the next lower multiple of it).
+        """
+        entry = self.layer(name)
+        below = [b for b in entry.step_boundaries if self.min_width <= b < width]
+        if below:
+            return max(below)
+        period = entry.step_period or self.period
+        target = (width - 1) // period * period
+        return target if target >= self.min_width else None
+
+    def saving(self, group: PruneGroup, width_after: int) -> float:
+        return self.ms(group.name, group.width) - self.ms(group.name, width_after)
+
+    def estimate(self, base_ms: float, widths: dict[str, int], original: dict[str, int]) -> float:
+        """`base_ms` (measured unpruned) minus every pruned layer's LUT saving."""
+        saved = sum(self.ms(n, original[n]) - self.ms(n, w) for n, w in widths.items()
+                    if n in self.lut.layers and n in original and w != original[n])
+        return base_ms - saved
+
+
+def profiling_spec(spec: ModelSpec) -> ModelSpec:
+    """A spec `headcount-agent profile` can time when consumers read a concat (SqueezeNet fire modules).
+
+    The profiler feeds a consumer with the layer's own output, so a consumer that also reads other
+    producers' channels cannot be built. Each such consumer is cloned per producer as
+    `<consumer>@<producer>`, reading only that producer's channels: its latency saving per removed
+    channel is the same, and the prunable roots keep their names and shapes.
+    """
+    by_name = {layer.name: layer for layer in spec.layers}
+    layers: list[LayerSpec] = []
+    clones: list[LayerSpec] = []
+    for layer in spec.layers:
+        consumers = []
+        for name in layer.consumers:
+            reader = by_name[name]
+            if reader.kind == "depthwise" or reader.in_channels == layer.out_channels:
+                consumers.append(name)
+                continue
+            clone = reader.model_copy(update={"name": f"{name}@{layer.name}", "in_channels": layer.out_channels,
+                                              "consumers": [], "prunable": False, "group": None})
+            clones.append(clone)
+            consumers.append(clone.name)
+        layers.append(layer.model_copy(update={"consumers": consumers}))
+    return spec.model_copy(update={"layers": layers + clones})
