@@ -38,12 +38,18 @@ def test_strided_pass_flags_exactly_the_gaps_holding_a_step() -> None:
 
 @pytest.mark.parametrize(
     ("bounds", "period", "aligned"),
-    [([16, 32, 37, 48, 64], 16, 0.8), ([16, 48, 64], 16, 1.0), ([48], 48, 1.0), ([], None, 0.0),
-     ([8, 16, 24, 32], 8, 1.0)],
+    [([16, 32, 37, 48, 64], 16, 0.8), ([16, 48, 64], 16, 1.0), ([48, 64], 16, 1.0), ([48], None, 0.0),
+     ([], None, 0.0), ([8, 16, 24, 32], 8, 1.0), ([96, 256, 320, 528, 576], 16, 1.0),
+     ([64, 576, 577, 721, 959], None, 0.0)],
 )
 def test_detect_period_tolerates_spurious_and_missing_steps(bounds: list[int], period: int | None,
                                                             aligned: float) -> None:
     assert detect_period(bounds) == (period, aligned)
+
+
+def test_a_step_smeared_over_two_gaps_counts_once() -> None:
+    points = [(c, 1.0 + 0.3 * (c > 16) + 0.1 * (c > 17)) for c in range(10, 24)]
+    assert step_boundaries(points, 0.001, StepRule()) == [16]
 
 
 def test_common_period_takes_the_majority() -> None:

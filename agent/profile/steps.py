@@ -8,6 +8,8 @@ between the steps found (ties go to the smaller spacing), checked against how ma
 from __future__ import annotations
 
 from collections import Counter
+from functools import reduce
+from math import gcd
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,25 +86,33 @@ def intervals_to_refine(points: list[Point], noise_ms: float, rule: StepRule) ->
 
 
 def step_boundaries(points: list[Point], noise_ms: float, rule: StepRule) -> list[int]:
-    """Counts c where latency rises in a step from c to c + 1 (both measured)."""
-    return [lo for lo, hi, change, big in _changes(points, noise_ms, rule) if big and hi - lo == 1 and change > 0]
+    """Counts c where latency rises in a step from c to c + 1 (both measured).
+
+    A step smeared over two neighbouring gaps by noise (c and c + 1 both flagged) counts once, at the
+    larger rise.
+    """
+    rises = {lo: change for lo, hi, change, big in _changes(points, noise_ms, rule)
+             if big and hi - lo == 1 and change > 0}
+    return sorted(c for c in rises if rises.get(c - 1, -1.0) < rises[c] >= rises.get(c + 1, -1.0))
 
 
 def detect_period(boundaries: list[int]) -> tuple[int | None, float]:
     """The step period and the fraction of boundaries that are multiples of it.
 
-    With two or more boundaries: the most common spacing between consecutive ones. With one: its
-    position (a step at 16 in a 24-filter layer suggests 16). None when there is no boundary.
+    The most common spacing between consecutive boundaries if it occurs at least twice and explains
+    half of them; else their greatest common divisor if above 1 (boundaries all on multiples of it,
+    some steps missed); else None. One boundary alone gives no period.
     """
     bounds = sorted(set(b for b in boundaries if b > 0))
-    if not bounds:
+    if len(bounds) < 2:
         return None, 0.0
-    if len(bounds) == 1:
-        return bounds[0], 1.0
     spacings = Counter(b - a for a, b in zip(bounds, bounds[1:]))
     period = min(spacings, key=lambda s: (-spacings[s], s))
     aligned = sum(1 for b in bounds if b % period == 0) / len(bounds)
-    return period, aligned
+    if spacings[period] >= 2 and aligned >= 0.5:
+        return period, aligned
+    divisor = reduce(gcd, bounds)
+    return (divisor, 1.0) if divisor > 1 else (None, 0.0)
 
 
 def common_period(periods: list[int | None]) -> int | None:
