@@ -202,6 +202,7 @@ def _add_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latency-runs", type=int, default=100, help="0 to skip the latency measurement")
     p.add_argument("--weights-out", type=Path, help="also write a small FP16 checkpoint here")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--note", help="free text recorded in the manifest's provenance details")
     _add_store_args(p)
     p.set_defaults(run=_run_export)
 
@@ -212,7 +213,7 @@ def _run_export(args: argparse.Namespace) -> int:
     from pruning.release import release
 
     stored = release(args.checkpoint, ModelStore(args.store), args.name, args.version, args.data, args.split,
-                     args.device, args.count_threshold, args.latency_runs, args.overwrite)
+                     args.device, args.count_threshold, args.latency_runs, args.overwrite, note=args.note)
     if args.weights_out:
         export_weights(args.checkpoint, args.weights_out)
     print(stored.manifest.model_dump_json(indent=2, include={"name", "version", "metrics", "opsets",
@@ -220,9 +221,40 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_latency(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="+", help="store models NAME@VERSION, measured in turn, interleaved")
+    p.add_argument("--runs", type=int, default=200)
+    p.add_argument("--rounds", type=int, default=3, help="alternate the models this many times; median of all")
+    p.add_argument("--write", action="store_true", help="record the figure in each manifest's metrics")
+    _add_store_args(p)
+    p.set_defaults(run=_run_latency)
+
+
+def _run_latency(args: argparse.Namespace) -> int:
+    import statistics
+
+    from models.store import ModelStore, parse_ref
+    from pruning.latency import measure_latency_ms
+
+    store = ModelStore(args.store)
+    models = {ref: store.load(*parse_ref(ref)) for ref in args.models}
+    samples: dict[str, list[float]] = {ref: [] for ref in models}
+    for _ in range(args.rounds):  # interleaved, so a burst of load elsewhere hits every model alike
+        for ref, stored in models.items():
+            samples[ref].append(measure_latency_ms(stored.xml, args.device, args.runs // args.rounds))
+    result = {ref: round(statistics.median(values), 3) for ref, values in samples.items()}
+    if args.write:
+        for ref, stored in models.items():
+            latency = dict(stored.manifest.metrics.latency_ms, **{args.device: result[ref]})
+            metrics = stored.manifest.metrics.model_copy(update={"latency_ms": latency})
+            store.write(stored.manifest.model_copy(update={"metrics": metrics}), stored.xml, overwrite=True)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 REGISTRY: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "synth": _add_synth, "autolabel": _add_autolabel, "train": _add_train, "eval": _add_eval,
-    "export": _add_export, "spec": _add_spec,
+    "export": _add_export, "spec": _add_spec, "latency": _add_latency,
 }
 HELP = {
     "synth": "generate overhead door scenes (VOC images or a video with exact in/out totals)",
@@ -230,5 +262,6 @@ HELP = {
     "train": "train an SSD on a VOC dataset (resumes from OUT/last.pt)",
     "eval": "mAP@0.5 (VOC, COCO AP50), count MAE, FLOPs and params of a checkpoint or store IR",
     "export": "export a checkpoint as an FP16 IR with DetectionOutput into the model store, with figures",
+    "latency": "median CPU latency of store models (batch 1, interleaved), optionally into their manifests",
     "spec": "write the prunable-layer spec JSON that `headcount-agent profile` reads",
 }

@@ -68,7 +68,7 @@ def training_details(checkpoint: Path, config: ModelConfig) -> dict[str, Any]:
 
 def release(checkpoint: Path, store: ModelStore, name: str, version: str, data: Path | None = None,
             split: str = "test", device: str = "CPU", count_threshold: float = 0.5, latency_runs: int = 100,
-            overwrite: bool = False, progress: bool = True) -> StoredModel:
+            overwrite: bool = False, progress: bool = True, note: str | None = None) -> StoredModel:
     """Export, then measure through the stored IR (agent Detector) and write the figures into the manifest."""
     from agent.detector import Detector
     from pruning.checkpoint import load_model
@@ -79,7 +79,10 @@ def release(checkpoint: Path, store: ModelStore, name: str, version: str, data: 
 
     model, config = load_model(checkpoint)
     metrics = Metrics(flops=float(count_flops(model, tuple(config.input_size))), params=count_params(model))
-    manifest = build_manifest(name, version, config, checkpoint, training_details(checkpoint, config), metrics)
+    details = training_details(checkpoint, config)
+    if note:
+        details["note"] = note
+    manifest = build_manifest(name, version, config, checkpoint, details, metrics)
     stored = export_to_store(model, manifest, store, overwrite)
     if data is not None:
         class_map = {label: cid for cid, label in config.labels.items()}

@@ -56,3 +56,7 @@ def test_spec_eval_and_export(fitted_checkpoint: Path, synth_voc: Path, tmp_path
     assert manifest.metrics.flops == report["flops"] and manifest.metrics.params == report["params"]
     assert manifest.provenance.details["training"]["epochs"] == 4
     assert (tmp_path / "w.pt").stat().st_size < fitted_checkpoint.stat().st_size
+    capsys.readouterr()
+    assert main(["latency", "tiny@1", "--store", str(store), "--runs", "4", "--rounds", "2", "--write"]) == EXIT_OK
+    measured = json.loads(capsys.readouterr().out)["tiny@1"]
+    assert ModelStore(store).load("tiny", "1").manifest.metrics.latency_ms["CPU"] == measured

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from agent.profile.spec_io import check_spec
 from models.layer_spec import ModelSpec
 from pruning import checkpoint
 from pruning.architectures import build_model, unit_widths
@@ -28,6 +29,7 @@ def test_graph_is_consistent_and_spec_validates(arch: str) -> None:
         if layer.kind == "depthwise":
             assert layer.group is not None and layer.groups == layer.in_channels
     assert spec.layer("backbone.stem").input_size == (128, 128)
+    check_spec(spec, arch)  # what `headcount-agent profile` checks before measuring
 
 
 def test_mobilenet_residual_stage_is_tied_and_frozen() -> None:
