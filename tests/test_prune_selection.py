@@ -13,8 +13,8 @@ from pruning.prune.conventional import global_rank, lowest_filters
 from pruning.prune.groups import PruneGroup
 from pruning.prune.lut import LayerLatency, LutMismatch, profiling_spec
 from pruning.prune.surgery import groups_of
-from pruning.structure import build_graph, to_spec
 from pruning.ssd.layers import ConvUnit
+from pruning.structure import build_graph, to_spec
 from tests.pruning_fixtures import tiny_model
 
 
