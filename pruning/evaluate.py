@@ -42,7 +42,8 @@ class TorchPredictor:
         h, w = image_bgr.shape[:2]
         loc, conf = self.model(to_tensor(image_bgr, tuple(self.model.input_size))[None])
         det = postprocess(loc, conf, self.model.anchors, self.config)[0]
-        boxes = det.boxes.numpy() * np.array([w, h, w, h], np.float32)
+        # Clipped to the image, as the agent's decoder does with the IR's boxes.
+        boxes = det.boxes.clamp(0.0, 1.0).numpy() * np.array([w, h, w, h], np.float32)
         return boxes, det.scores.numpy(), det.labels.numpy()
 
 

@@ -1,0 +1,89 @@
+"""Short fine-tuning between pruning steps, the detection loss (also Taylor's), validation mAP.
+
+Every fine-tune is seeded by its step number, so an interrupted and resumed run repeats exactly what an
+uninterrupted one would have done.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader
+
+from pruning.data.dataset import DetectionDataset, collate
+from pruning.data.voc import Annotation
+from pruning.evaluate import EvalReport, TorchPredictor, evaluate
+from pruning.ssd.loss import multibox_loss
+from pruning.ssd.matching import match
+from pruning.ssd.ssd import SSD
+from pruning.train import train_step
+
+
+@dataclass
+class FinetuneSettings:
+    batch_size: int = 8
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    max_expand: float = 2.0
+    seed: int = 0
+
+
+def detection_loss(model: SSD, batch: tuple) -> torch.Tensor:
+    """The training loss (matched targets, smooth L1 + hard-negative-mined cross-entropy)."""
+    images, boxes, labels = batch
+    targets = [match(b, lab, model.anchors) for b, lab in zip(boxes, labels, strict=True)]
+    loc, conf = model(images)
+    parts = multibox_loss(loc, conf, torch.stack([t[0] for t in targets]), torch.stack([t[1] for t in targets]))
+    return parts.total
+
+
+def batches(annotations: list[Annotation], model: SSD, settings: FinetuneSettings, key: int,
+            augment: bool = True) -> DataLoader:
+    """A shuffled loader whose order and augmentations depend only on (seed, key)."""
+    dataset = DetectionDataset(annotations, tuple(model.input_size), augment, settings.seed, settings.max_expand)
+    dataset.epoch = key
+    generator = torch.Generator().manual_seed(settings.seed * 100_003 + key)
+    return DataLoader(dataset, settings.batch_size, shuffle=True, collate_fn=collate, generator=generator)
+
+
+def finetune(model: SSD, annotations: list[Annotation], steps: int, settings: FinetuneSettings, key: int) -> float:
+    """`steps` AdamW steps with cosine decay (fresh optimizer: the shapes just changed); mean loss."""
+    if steps <= 0:
+        return float("nan")
+    torch.manual_seed(settings.seed * 100_003 + key)
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    rest = [p for p in model.parameters() if p.ndim <= 1]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
+                                   {"params": rest, "weight_decay": 0.0}], lr=settings.lr)
+    model.train()
+    done, total, epoch = 0, 0.0, 0
+    while done < steps:
+        for batch in batches(annotations, model, settings, key * 1000 + epoch):
+            for group in optimizer.param_groups:
+                group["lr"] = settings.lr * 0.5 * (1 + math.cos(math.pi * done / steps))
+            total += train_step(model, optimizer, batch)["loss"]
+            done += 1
+            if done >= steps:
+                break
+        epoch += 1
+    model.eval()
+    return total / steps
+
+
+def validate(model: SSD, annotations: list[Annotation], labels: dict[int, str]) -> EvalReport:
+    report = evaluate(annotations, TorchPredictor(model), labels, progress=False)
+    model.eval()
+    return report
+
+
+def split_validation(annotations: list[Annotation], every: int, limit: int) -> tuple[list, list]:
+    """(fine-tune set, validation set): every `every`-th training image (at most `limit`) is held out.
+
+    The parent was trained on all of them, so validation mAP is optimistic in level but tracks the drop
+    that pruning causes; the held-out test split is only used for the final figures.
+    """
+    val_ids = set(range(0, len(annotations), every)[:limit])
+    train = [a for i, a in enumerate(annotations) if i not in val_ids]
+    return train, [annotations[i] for i in sorted(val_ids)]

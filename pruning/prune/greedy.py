@@ -1,0 +1,270 @@
+"""The greedy pruning loop: select, remove, fine-tune every k steps, track mAP, stop at a target, resume.
+
+Run directory: `prune.json` (settings), `current.pt` (model + `RunState`, written after every step, so
+an interrupted run resumes where it was), `state.json` (readable mirror), `steps.jsonl` (one
+`StepRecord` per step), `good.pt` (last evaluated model within `max_map_drop`), `snap-<s>x.pt`
+(snapshots at speedups), `final.pt`, `history.json` (replayable: `surgery.replay`), `summary.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from pruning import checkpoint
+from pruning.architectures import unit_widths
+from pruning.data.voc import load_dataset
+from pruning.flops import count_flops, count_params
+from pruning.prune.clusters import Candidate, FlopCost, best_cluster
+from pruning.prune.conventional import lowest_filters
+from pruning.prune.finetune import FinetuneSettings, detection_loss, finetune, split_validation, validate
+from pruning.prune.importance import Taylor, make_importance
+from pruning.prune.lut import LayerLatency
+from pruning.prune.records import Change, PruneSettings, RunState, StepRecord
+from pruning.prune.surgery import groups_of, prune_group
+from pruning.ssd.ssd import SSD
+from pruning.structure import build_graph, to_spec
+
+log = logging.getLogger(__name__)
+FINAL_KEY = 1_000_000
+"""Fine-tune seed key of the final fine-tune (steps use their step number)."""
+
+
+def measure_ms(model: SSD, runs: int, threads: int) -> float:
+    """Median latency of the model's FP16 IR on this CPU (the export the store gets)."""
+    from pruning.export import save_ir
+    from pruning.latency import measure_latency_ms
+
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = save_ir(model, Path(tmp) / "model.xml")
+        return measure_latency_ms(xml, "CPU", runs, warmup=5, threads=threads)
+
+
+class Pruner:
+    """One pruning run (`settings.out`); `run()` starts or resumes it and returns the final checkpoint."""
+
+    def __init__(self, settings: PruneSettings, progress: bool = True) -> None:
+        self.s = settings
+        self.progress = progress
+        self.out = settings.out
+        parent, self.config = checkpoint.load_model(settings.checkpoint)
+        self.arch = self.config.arch
+        self.labels = dict(self.config.labels)
+        annotations = load_dataset(settings.data, "train", {v: k for k, v in self.labels.items()})
+        self.train_set, self.val_set = split_validation(annotations, settings.val_every, settings.val_images)
+        self.ft = FinetuneSettings(settings.batch_size, settings.lr, seed=settings.seed)
+        self.importance = make_importance(settings.importance)
+        self.table = LayerLatency.load(settings.lut, to_spec(build_graph(parent, self.arch), self.arch),
+                                       settings.min_width) if settings.lut else None
+        if settings.method == "cluster" and self.table is None and settings.cluster_size is None:
+            raise ValueError("--method cluster needs --lut or --cluster-size")
+        self.cost = FlopCost(parent)
+        self.parent = parent
+
+    # ---- run directory ------------------------------------------------------------------------------
+    def _save(self, name: str, model: SSD, state: RunState) -> None:
+        checkpoint.save(self.out / name, model, self.config, state=state.model_dump(mode="json"))
+        if name == "current.pt":
+            (self.out / "state.json").write_text(state.model_dump_json(indent=1))
+
+    def _load(self, name: str) -> tuple[SSD, RunState]:
+        model, _ = checkpoint.load_model(self.out / name)
+        return model.eval(), RunState.model_validate(checkpoint.read(self.out / name)["state"])
+
+    def _log(self, record: StepRecord) -> None:
+        with (self.out / "steps.jsonl").open("a") as fh:
+            fh.write(record.model_dump_json() + "\n")
+
+    def _check_settings(self) -> None:
+        path = self.out / "prune.json"
+        if path.is_file():
+            old = PruneSettings.model_validate_json(path.read_text())
+            diff = [k for k in PruneSettings.model_fields if getattr(old, k) != getattr(self.s, k) and k != "max_steps"]
+            if diff:
+                raise ValueError(f"{path}: run was started with other settings ({', '.join(diff)}); "
+                                 "use the same ones or another --out")
+        self.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.s.model_dump_json(indent=1))
+
+    # ---- estimates ----------------------------------------------------------------------------------
+    def estimate(self, model: SSD, state: RunState) -> float:
+        if self.table is not None:
+            return self.table.estimate(state.base_ms, unit_widths(model), state.original)
+        return state.base_ms * count_flops(model, tuple(self.config.input_size)) / state.base_flops
+
+    def target_ms(self, state: RunState) -> float | None:
+        if self.s.target_latency_ms is not None:
+            return self.s.target_latency_ms
+        return state.base_ms / self.s.target_speedup if self.s.target_speedup else None
+
+    def _start(self) -> tuple[SSD, RunState]:
+        model = self.parent
+        report = validate(model, self.val_set, self.labels)
+        base_ms = measure_ms(model, self.s.measure_runs, self.s.threads) if self.s.measure_runs else \
+            sum(self.table.ms(n, g.width) for n, g in groups_of(model, self.arch).items()) if self.table else 1.0
+        state = RunState(base_ms=base_ms, base_map=100 * report.map50, est_latency_ms=base_ms,
+                         base_flops=count_flops(model, tuple(self.config.input_size)),
+                         original={n: g.width for n, g in groups_of(model, self.arch).items()})
+        self._save("current.pt", model, state)
+        self._save("good.pt", model, state)
+        log.info("start: validation mAP %.2f, %.2f ms", state.base_map, base_ms)
+        return model, state
+
+    # ---- one step -----------------------------------------------------------------------------------
+    def _select(self, model: SSD, step: int) -> list[Candidate]:
+        groups = groups_of(model, self.arch)
+        if isinstance(self.importance, Taylor) and (step % self.s.finetune_every == 0 or not
+                                                   self.importance.scores):
+            loader = iter(self._taylor_batches(model, step))
+            self.importance.accumulate(model, [next(loader) for _ in range(self.s.taylor_batches)],
+                                       detection_loss)  # type: ignore[arg-type]
+        if self.s.method == "filter":
+            return lowest_filters(groups, self.importance, self.s.filters_per_step, self.s.min_width)
+        best = best_cluster(groups, self.importance, self.table, self.s.cluster_size, self.cost, self.s.min_width)
+        return [best] if best is not None else []
+
+    def _taylor_batches(self, model: SSD, step: int) -> object:
+        from pruning.prune.finetune import batches
+
+        return batches(self.train_set, model, self.ft, 500_000 + step, augment=False)
+
+    def _apply(self, model: SSD, candidates: list[Candidate]) -> list[Change]:
+        changes = []
+        for cand in candidates:
+            group = groups_of(model, self.arch)[cand.group]
+            keep = prune_group(group, cand.dropped)
+            if isinstance(self.importance, Taylor):
+                self.importance.pruned(group, keep)
+            changes.append(Change(layer=cand.group, before=cand.width_before, after=cand.width_after,
+                                  dropped=cand.dropped))
+        return changes
+
+    def _evaluate(self, model: SSD, record: StepRecord, key: int, steps: int) -> None:
+        record.loss = finetune(model, self.train_set, steps, self.ft, key)
+        record.map50 = 100 * validate(model, self.val_set, self.labels).map50
+        if self.s.measure_runs:
+            record.measured_ms = round(measure_ms(model, self.s.measure_runs, self.s.threads), 3)
+
+    def _step(self, model: SSD, state: RunState) -> StepRecord | None:
+        started = time.time()
+        candidates = self._select(model, state.step)
+        if not candidates:
+            return None
+        changes = self._apply(model, candidates)
+        state.step += 1
+        state.history.extend(changes)
+        state.est_latency_ms = self.estimate(model, state)
+        record = StepRecord(step=state.step, changes=changes, gain=sum(c.gain for c in candidates),
+                            importance_lost=sum(c.importance_lost for c in candidates),
+                            est_latency_ms=round(state.est_latency_ms, 3),
+                            est_speedup=round(state.base_ms / state.est_latency_ms, 4), seconds=0.0)
+        if state.step % self.s.finetune_every == 0:
+            self._evaluate(model, record, state.step, self.s.finetune_steps)
+        record.seconds = round(time.time() - started, 2)
+        state.seconds += record.seconds
+        return record
+
+    # ---- the loop -----------------------------------------------------------------------------------
+    def _stop_reason(self, state: RunState) -> str | None:
+        target = self.target_ms(state)
+        if target is not None and state.est_latency_ms <= target:
+            return f"target reached: estimated {state.est_latency_ms:.2f} ms <= {target:.2f} ms"
+        if state.step >= self.s.max_steps:
+            return f"max steps ({self.s.max_steps})"
+        return None
+
+    def _after_step(self, model: SSD, state: RunState, record: StepRecord) -> tuple[SSD, RunState]:
+        if record.map50 is not None:
+            drop = state.base_map - record.map50
+            if self.s.max_map_drop is not None and drop > self.s.max_map_drop:
+                self._log(record)
+                model, state = self._load("good.pt")
+                state.stop_reason = f"validation mAP drop {drop:.2f} > {self.s.max_map_drop} at step " \
+                                    f"{record.step}: back to step {state.step}"
+                state.phase = "final"
+                self._save("current.pt", model, state)
+                return model, state
+            state.last_good_step = state.step
+            self._save("good.pt", model, state)
+        for speedup in sorted(set(self.s.snapshots) - set(state.snapshots_taken)):
+            if record.est_speedup >= speedup:
+                state.snapshots_taken.append(speedup)
+                self._save(f"snap-{speedup:g}x.pt", model, state)
+        self._save("current.pt", model, state)
+        self._log(record)
+        return model, state
+
+    def _prune(self, model: SSD, state: RunState) -> tuple[SSD, RunState]:
+        bar = tqdm(desc=f"prune {self.arch} ({self.s.method})", initial=state.step, disable=not self.progress,
+                   mininterval=10)
+        while state.phase == "pruning":
+            reason = self._stop_reason(state)
+            record = None if reason else self._step(model, state)
+            if record is None:
+                state.stop_reason = reason or "no layer can shrink further"
+                state.phase = "final"
+                self._save("current.pt", model, state)
+                break
+            model, state = self._after_step(model, state, record)
+            bar.update(1)
+            bar.set_postfix(ms=f"{state.est_latency_ms:.2f}", map=record.map50, refresh=False)
+        bar.close()
+        return model, state
+
+    def run(self) -> Path:
+        torch.set_num_threads(self.s.threads)
+        self._check_settings()
+        model, state = self._load("current.pt") if (self.out / "current.pt").is_file() else self._start()
+        if state.phase == "pruning":
+            model, state = self._prune(model, state)
+        if state.phase == "final":
+            finish(self, model, state)
+        return self.out / "final.pt"
+
+
+def finish(pruner: Pruner, model: SSD, state: RunState) -> None:
+    """Final fine-tune, validation, `final.pt`, `history.json` and `summary.json`."""
+    record = StepRecord(step=state.step, changes=[], gain=0.0, importance_lost=0.0,
+                        est_latency_ms=round(state.est_latency_ms, 3),
+                        est_speedup=round(state.base_ms / state.est_latency_ms, 4), seconds=0.0)
+    started = time.time()
+    pruner._evaluate(model, record, FINAL_KEY, pruner.s.final_finetune_steps)
+    record.seconds = round(time.time() - started, 2)
+    state.seconds += record.seconds
+    state.phase = "done"
+    pruner._save("final.pt", model, state)
+    pruner._save("current.pt", model, state)
+    pruner._log(record)
+    (pruner.out / "history.json").write_text(json.dumps([c.model_dump() for c in state.history]))
+    summary = {"arch": pruner.arch, "method": pruner.s.method, "stop_reason": state.stop_reason,
+               "steps": state.step, "base_ms": state.base_ms, "base_val_map50": state.base_map,
+               "est_latency_ms": state.est_latency_ms, "measured_ms": record.measured_ms,
+               "val_map50": record.map50, "flops": count_flops(model, tuple(pruner.config.input_size)),
+               "base_flops": state.base_flops, "params": count_params(model), "seconds": round(state.seconds, 1),
+               "widths": {n: g.width for n, g in groups_of(model, pruner.arch).items()}}
+    (pruner.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    log.info("done: %s", summary)
+
+
+def finish_snapshots(pruner: Pruner) -> list[Path]:
+    """Give every `snap-<s>x.pt` the same final fine-tune as the final model -> `snap-<s>x-final.pt`."""
+    done = []
+    for speedup in pruner.s.snapshots:
+        source, target = f"snap-{speedup:g}x.pt", f"snap-{speedup:g}x-final.pt"
+        if not (pruner.out / source).is_file() or (pruner.out / target).is_file():
+            continue
+        model, state = pruner._load(source)
+        record = StepRecord(step=state.step, changes=[], gain=0.0, importance_lost=0.0,
+                            est_latency_ms=round(state.est_latency_ms, 3),
+                            est_speedup=round(state.base_ms / state.est_latency_ms, 4), seconds=0.0)
+        pruner._evaluate(model, record, FINAL_KEY, pruner.s.final_finetune_steps)
+        state.stop_reason = f"snapshot at {speedup:g}x, final val mAP {record.map50:.2f}"
+        pruner._save(target, model, state)
+        done.append(pruner.out / target)
+    return done
