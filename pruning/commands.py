@@ -265,3 +265,9 @@ HELP = {
     "latency": "median CPU latency of store models (batch 1, interleaved), optionally into their manifests",
     "spec": "write the prunable-layer spec JSON that `headcount-agent profile` reads",
 }
+
+# Pruning subcommands (prune, variant, report) live with the pruner; merged here so the CLI lists them.
+from pruning.prune import commands as _prune_commands  # noqa: E402
+
+REGISTRY.update(_prune_commands.REGISTRY)
+HELP.update(_prune_commands.HELP)

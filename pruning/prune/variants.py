@@ -1,0 +1,66 @@
+"""A pruned checkpoint into the model store: the baselines' release path, then pruning provenance.
+
+The manifest gets the figures `release` measures through the stored IR (mAP@0.5, count MAE, FLOPs,
+params, CPU latency) and, as provenance, the parent, method, target, LUT (path, sha256, device), the
+filters per layer, and the LUT-estimated latency from the run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from models.manifest import Provenance, sha256_file
+from models.store import ModelStore, StoredModel
+from pruning import checkpoint
+from pruning.prune.records import PruneSettings, RunState
+from pruning.release import release, training_details
+
+
+def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
+    settings = PruneSettings.model_validate_json((run / "prune.json").read_text())
+    payload = checkpoint.read(source)
+    state = RunState.model_validate(payload["state"])
+    details: dict[str, Any] = {
+        "target": {"speedup": settings.target_speedup, "latency_ms": settings.target_latency_ms,
+                   "max_map_drop": settings.max_map_drop},
+        "importance": settings.importance, "run": str(run), "checkpoint": source.name,
+        "steps": state.step, "stop_reason": state.stop_reason,
+        "filters_per_layer": {n: w for n, w in payload["config"]["widths"].items() if n in state.original},
+        "unpruned_filters_per_layer": state.original,
+        "lut_estimated_ms": round(state.est_latency_ms, 3), "loop_measured_base_ms": round(state.base_ms, 3),
+        "estimate_basis": "1-thread FP16 IR latency of the parent minus the LUT savings of every pruned layer",
+        "finetune": {"every": settings.finetune_every, "steps": settings.finetune_steps,
+                     "final_steps": settings.final_finetune_steps, "batch_size": settings.batch_size,
+                     "lr": settings.lr},
+        "parent_training": training_details(settings.checkpoint, checkpoint.load_model(source)[1]),
+    }
+    if settings.lut is not None:
+        from agent.profile.lut import load_lut
+
+        lut = load_lut(settings.lut)
+        details["lut"] = {"path": str(settings.lut), "sha256": sha256_file(settings.lut),
+                          "device": lut.device, "device_name": lut.device_name, "step_period": lut.step_period}
+    else:
+        details["cluster_size"] = settings.cluster_size
+    method = {"cluster": "cluster" if settings.lut else f"cluster-{settings.cluster_size}",
+              "filter": "filter"}[settings.method]
+    return Provenance(kind="pruning", source=f"{source} (sha256 {sha256_file(source)[:16]})",
+                      parent=parent or str(settings.checkpoint), method=method, details=details)
+
+
+def export_variant(run: Path, name: str, version: str, store: ModelStore, data: Path | None,
+                   checkpoint_name: str = "final.pt", split: str = "test", latency_runs: int = 100,
+                   parent: str | None = None, overwrite: bool = False) -> StoredModel:
+    source = run / checkpoint_name
+    stored = release(source, store, name, version, data, split, "CPU", 0.5, latency_runs, overwrite)
+    manifest = stored.manifest.model_copy(update={"provenance": provenance(run, source, parent)})
+    return store.write(manifest, stored.xml, overwrite=True)
+
+
+def summary_line(stored: StoredModel) -> str:
+    m = stored.manifest
+    return json.dumps({"ref": f"{m.name}@{m.version}", "map50": m.metrics.map50, "count_mae": m.metrics.count_mae,
+                       "latency_ms": m.metrics.latency_ms, "flops": m.metrics.flops, "params": m.metrics.params,
+                       "lut_estimated_ms": m.provenance.details.get("lut_estimated_ms")})

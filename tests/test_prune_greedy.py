@@ -1,0 +1,108 @@
+"""The greedy loop on a tiny model: stops at its target, logs every step, resumes after an interruption
+exactly where an uninterrupted run would be; a pruned model exports with the baselines' parity check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from models.store import ModelStore, StoredModel
+from pruning import checkpoint
+from pruning.prune.greedy import Pruner, finish_snapshots
+from pruning.prune.records import PruneSettings, StepRecord
+from pruning.prune.surgery import groups_of, prune_group
+from pruning.release import build_manifest, export_to_store
+from pruning.ssd.ssd import SSD
+from tests.pruning_fixtures import fitted_checkpoint, synth_voc, tiny_config, tiny_model  # noqa: F401
+from tests.test_prune_surgery import _silence
+from tests.test_pruning_export import test_torch_and_ir_agree as check_parity
+
+
+class Interrupted(RuntimeError):
+    pass
+
+
+class CrashingPruner(Pruner):
+    """Dies right after step `at` was saved, like a killed process."""
+
+    at = 3
+
+    def _after_step(self, model, state, record):  # type: ignore[no-untyped-def]
+        result = super()._after_step(model, state, record)
+        if record.step == self.at:
+            raise Interrupted
+        return result
+
+
+@pytest.fixture(scope="module")
+def parent(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("parent") / "parent.pt"
+    checkpoint.save(path, tiny_model("ssd-mobilenet"), tiny_config("ssd-mobilenet"))
+    return path
+
+
+def settings(parent: Path, data: Path, out: Path, **overrides: object) -> PruneSettings:
+    fields = dict(checkpoint=parent, data=data, out=out, method="cluster", cluster_size=8, target_speedup=1.1,
+                  finetune_every=2, finetune_steps=1, final_finetune_steps=1, batch_size=4, val_every=3,
+                  val_images=4, measure_runs=0, snapshots=[1.05], max_steps=6)
+    fields.update(overrides)
+    return PruneSettings(**fields)  # type: ignore[arg-type]
+
+
+def records(out: Path) -> list[StepRecord]:
+    return [StepRecord.model_validate_json(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("method", ["cluster", "filter"])
+def test_resume_after_interruption_matches_uninterrupted(method: str, parent: Path, synth_voc: Path,  # noqa: F811
+                                                         tmp_path: Path) -> None:
+    whole = Pruner(settings(parent, synth_voc, tmp_path / "whole", method=method), progress=False)
+    whole.run()
+    crashed = tmp_path / "crashed"
+    with pytest.raises(Interrupted):
+        CrashingPruner(settings(parent, synth_voc, crashed, method=method), progress=False).run()
+    assert json.loads((crashed / "state.json").read_text())["step"] == CrashingPruner.at
+    Pruner(settings(parent, synth_voc, crashed, method=method), progress=False).run()
+    assert [r.changes for r in records(crashed)] == [r.changes for r in records(tmp_path / "whole")]
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (tmp_path / "whole", crashed))
+    assert a["widths"] == b["widths"] and a["val_map50"] == b["val_map50"]
+    steps = records(crashed)
+    assert all(r.changes and r.est_latency_ms > 0 for r in steps[:-1])
+    assert any(r.map50 is not None for r in steps) and steps[-1].changes == []
+    if method == "cluster":
+        assert all(c.after % 8 == 0 for r in steps for c in r.changes)
+        assert a["stop_reason"].startswith("target reached")
+
+
+def test_snapshot_and_settings_guard(parent: Path, synth_voc: Path, tmp_path: Path) -> None:  # noqa: F811
+    pruner = Pruner(settings(parent, synth_voc, tmp_path / "run", target_speedup=1.1), progress=False)
+    pruner.run()
+    assert [p.name for p in finish_snapshots(pruner)] == ["snap-1.05x-final.pt"]
+    model, _ = checkpoint.load_model(tmp_path / "run" / "snap-1.05x-final.pt")
+    assert model.eval()(torch.zeros(1, 3, 128, 128))[0].shape[-1] == 4
+    with pytest.raises(ValueError, match="other settings .*lr"):
+        Pruner(settings(parent, synth_voc, tmp_path / "run", target_speedup=1.1, lr=1e-2), progress=False).run()
+
+
+@pytest.fixture(scope="module")
+def stored(fitted_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+           ) -> tuple[SSD, StoredModel]:
+    """The fitted tiny model with 3 (silenced) filters out of every group: irregular widths everywhere."""
+    model, config = checkpoint.load_model(fitted_checkpoint)
+    for name in list(groups_of(model, "ssd-mobilenet")):
+        group = groups_of(model, "ssd-mobilenet")[name]
+        if group.width - 3 >= 2 and group.width - 3 not in group.forbidden:
+            _silence(group, [0, 1, 2])
+            prune_group(group, [0, 1, 2])
+    path = fitted_checkpoint.parent / "pruned.pt"
+    checkpoint.save(path, model, config)
+    model, config = checkpoint.load_model(path)
+    manifest = build_manifest("tiny-pruned", "cp-test", config, path, {"test": True}, method="cluster")
+    return model, export_to_store(model, manifest, ModelStore(tmp_path_factory.mktemp("store")))
+
+
+def test_pruned_model_exports_with_parity(stored: tuple[SSD, StoredModel], synth_voc: Path) -> None:  # noqa: F811
+    check_parity(stored, synth_voc)
