@@ -53,6 +53,27 @@ def reference_table(timer: Timer, out: Path) -> list[str]:
     return rows
 
 
+def plot(curves: dict[str, LayerLut], path: Path) -> None:
+    """Latency vs kept filters, one panel per layer, dashed lines at the detected boundaries."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.2), dpi=90)
+    for ax, (title, entry) in zip(list(getattr(axes, "flat", [axes])), curves.items()):
+        ax.plot([p.filters for p in entry.points], [p.ms for p in entry.points], ".-", ms=3, lw=0.8)
+        for boundary in entry.step_boundaries:
+            ax.axvline(boundary + 0.5, color="tab:red", lw=0.5, ls="--")
+        ax.set_title(f"{title} (period {entry.step_period})", fontsize=8)
+        ax.set_xlabel("kept filters", fontsize=8)
+        ax.set_ylabel("ms (layer + consumers, 1 thread)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lut", type=Path, help="LUT written by headcount-agent profile")
@@ -61,6 +82,8 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=96, help="time counts 1..window (default 96)")
     parser.add_argument("--reference-out", type=Path, default=Path("/tmp/conv-pair.lut.json"))
     parser.add_argument("--json", type=Path, help="also write the comparison here")
+    parser.add_argument("--plot", type=Path, help="PNG of the reference layer and --plot-layers from the LUT")
+    parser.add_argument("--plot-layers", nargs="*", default=[], help="LUT layers to plot")
     args = parser.parse_args()
 
     timer = Timer(ov.Core(), "CPU", DIRECT)
@@ -80,6 +103,10 @@ def main() -> int:
                                "lut_period": entry.step_period, "lut": in_range})
             print(lines[-1], file=sys.stderr, flush=True)
     print("\n".join(lines))
+    if args.plot:
+        curves = {"reference 3x3 conv 128->c->64 @38x38": load_lut(args.reference_out).layers["conv"]}
+        curves.update({name: load_lut(args.lut).layers[name] for name in args.plot_layers})
+        plot(curves, args.plot)
     if args.json:
         args.json.write_text(json.dumps(comparison, indent=2) + "\n")
     return 0

@@ -88,7 +88,7 @@ def save_lut(lut: Lut, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(lut.model_dump_json(indent=1) + "\n")
+    tmp.write_text(lut.model_dump_json() + "\n")  # compact: a full SSD table holds thousands of points
     os.replace(tmp, path)
 
 
