@@ -45,9 +45,9 @@ def parent(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def settings(parent: Path, data: Path, out: Path, **overrides: object) -> PruneSettings:
-    fields = dict(checkpoint=parent, data=data, out=out, method="cluster", cluster_size=8, target_speedup=1.1,
+    fields = dict(checkpoint=parent, data=data, out=out, method="cluster", cluster_size=8, target_speedup=1.006,
                   finetune_every=2, finetune_steps=1, final_finetune_steps=1, batch_size=4, val_every=3,
-                  val_images=4, measure_runs=0, snapshots=[1.05], max_steps=6)
+                  val_images=4, measure_runs=0, snapshots=[1.003], max_steps=6)
     fields.update(overrides)
     return PruneSettings(**fields)  # type: ignore[arg-type]
 
@@ -59,13 +59,16 @@ def records(out: Path) -> list[StepRecord]:
 @pytest.mark.parametrize("method", ["cluster", "filter"])
 def test_resume_after_interruption_matches_uninterrupted(method: str, parent: Path, synth_voc: Path,  # noqa: F811
                                                          tmp_path: Path) -> None:
-    whole = Pruner(settings(parent, synth_voc, tmp_path / "whole", method=method), progress=False)
+    target = 1.006 if method == "cluster" else None  # the conventional run goes to max_steps
+    whole = Pruner(settings(parent, synth_voc, tmp_path / "whole", method=method, target_speedup=target),
+                   progress=False)
     whole.run()
     crashed = tmp_path / "crashed"
     with pytest.raises(Interrupted):
-        CrashingPruner(settings(parent, synth_voc, crashed, method=method), progress=False).run()
+        CrashingPruner(settings(parent, synth_voc, crashed, method=method, target_speedup=target),
+                       progress=False).run()
     assert json.loads((crashed / "state.json").read_text())["step"] == CrashingPruner.at
-    Pruner(settings(parent, synth_voc, crashed, method=method), progress=False).run()
+    Pruner(settings(parent, synth_voc, crashed, method=method, target_speedup=target), progress=False).run()
     assert [r.changes for r in records(crashed)] == [r.changes for r in records(tmp_path / "whole")]
     a, b = (json.loads((d / "summary.json").read_text()) for d in (tmp_path / "whole", crashed))
     assert a["widths"] == b["widths"] and a["val_map50"] == b["val_map50"]
@@ -78,13 +81,13 @@ def test_resume_after_interruption_matches_uninterrupted(method: str, parent: Pa
 
 
 def test_snapshot_and_settings_guard(parent: Path, synth_voc: Path, tmp_path: Path) -> None:  # noqa: F811
-    pruner = Pruner(settings(parent, synth_voc, tmp_path / "run", target_speedup=1.1), progress=False)
+    pruner = Pruner(settings(parent, synth_voc, tmp_path / "run", target_speedup=1.006), progress=False)
     pruner.run()
-    assert [p.name for p in finish_snapshots(pruner)] == ["snap-1.05x-final.pt"]
-    model, _ = checkpoint.load_model(tmp_path / "run" / "snap-1.05x-final.pt")
+    assert [p.name for p in finish_snapshots(pruner)] == ["snap-1.003x-final.pt"]
+    model, _ = checkpoint.load_model(tmp_path / "run" / "snap-1.003x-final.pt")
     assert model.eval()(torch.zeros(1, 3, 128, 128))[0].shape[-1] == 4
     with pytest.raises(ValueError, match="other settings .*lr"):
-        Pruner(settings(parent, synth_voc, tmp_path / "run", target_speedup=1.1, lr=1e-2), progress=False).run()
+        Pruner(settings(parent, synth_voc, tmp_path / "run", target_speedup=1.006, lr=1e-2), progress=False).run()
 
 
 @pytest.fixture(scope="module")

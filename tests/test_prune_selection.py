@@ -76,6 +76,8 @@ def test_lut_cluster_steps_over_forbidden_and_floor() -> None:
 def test_next_step_falls_back_to_the_period() -> None:
     table = LayerLatency(hand_lut([layer_lut("c", 8, 100, {1: 0.1, 100: 1.0}, [])]))
     assert table.next_step("c", 100) == 96 and table.next_step("c", 96) == 80
+    noisy = LayerLatency(hand_lut([layer_lut("d", 8, 64, {1: 0.1, 64: 1.0}, [32, 45, 50])]))
+    assert noisy.next_step("d", 64) == 32  # 45 and 50 are off the period: noise
 
 
 def test_lut_that_does_not_fit_names_the_layer(tmp_path: Path) -> None:

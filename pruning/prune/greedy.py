@@ -166,15 +166,24 @@ class Pruner:
                             est_speedup=round(state.base_ms / state.est_latency_ms, 4), seconds=0.0)
         if state.step % self.s.finetune_every == 0:
             self._evaluate(model, record, state.step, self.s.finetune_steps)
+            state.measured_ms = record.measured_ms or state.measured_ms
         record.seconds = round(time.time() - started, 2)
         state.seconds += record.seconds
         return record
 
     # ---- the loop -----------------------------------------------------------------------------------
+    def latency(self, state: RunState) -> tuple[float, str]:
+        """What targets and snapshots are judged on: the IR latency measured at the last evaluation when
+        the run measures (the LUT's estimate can be far off on a busy machine), else the estimate."""
+        if self.s.measure_runs and state.measured_ms is not None:
+            return state.measured_ms, "measured"
+        return state.est_latency_ms, "estimated"
+
     def _stop_reason(self, state: RunState) -> str | None:
         target = self.target_ms(state)
-        if target is not None and state.est_latency_ms <= target:
-            return f"target reached: estimated {state.est_latency_ms:.2f} ms <= {target:.2f} ms"
+        latency, kind = self.latency(state)
+        if target is not None and latency <= target:
+            return f"target reached: {kind} {latency:.2f} ms <= {target:.2f} ms"
         if state.step >= self.s.max_steps:
             return f"max steps ({self.s.max_steps})"
         return None
@@ -193,7 +202,7 @@ class Pruner:
             state.last_good_step = state.step
             self._save("good.pt", model, state)
         for speedup in sorted(set(self.s.snapshots) - set(state.snapshots_taken)):
-            if record.est_speedup >= speedup:
+            if state.base_ms / self.latency(state)[0] >= speedup:
                 state.snapshots_taken.append(speedup)
                 self._save(f"snap-{speedup:g}x.pt", model, state)
         self._save("current.pt", model, state)

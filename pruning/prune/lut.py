@@ -62,15 +62,14 @@ class LayerLatency:
     def next_step(self, name: str, width: int) -> int | None:
         """The largest width below `width` on the cheap side of a latency step, or None at the floor.
 
-        Uses the layer's measured step boundaries; a layer without detected steps falls back to the
-        table's step period (the next lower multiple of it).
+        Steps are the layer's measured boundaries that fall on the table's step period (a boundary off the
+        period is usually timing noise on a busy machine); a layer with no such boundary below `width`
+        uses the period grid (the next lower multiple of the period). The saving always comes from the
+        LUT's own latencies.
         """
         entry = self.layer(name)
-        below = [b for b in entry.step_boundaries if self.min_width <= b < width]
-        if below:
-            return max(below)
-        period = entry.step_period or self.period
-        target = (width - 1) // period * period
+        below = [b for b in entry.step_boundaries if self.min_width <= b < width and b % self.period == 0]
+        target = max(below) if below else (width - 1) // self.period * self.period
         return target if target >= self.min_width else None
 
     def saving(self, group: PruneGroup, width_after: int) -> float:

@@ -74,6 +74,7 @@ class RunState(_Strict):
     base_flops: int
     original: dict[str, int] = Field(description="Unpruned widths of the prunable roots.")
     est_latency_ms: float
+    measured_ms: float | None = Field(default=None, description="At the last evaluation (IR, this CPU).")
     history: list[Change] = Field(default_factory=list)
     last_good_step: int = 0
     snapshots_taken: list[float] = Field(default_factory=list)
