@@ -24,13 +24,14 @@ from agent.profile.lut import LayerLut, load_lut
 from agent.profile.spec_io import load_spec
 from agent.profile.sweep import SweepSettings, profile_layer, profile_spec
 from agent.profile.timing import Timer, TimingSettings
+from models.layer_spec import ModelSpec
 
 DOC_COUNTS = (40, 42, 44, 46, 48, 49, 52, 56, 60, 63, 64, 65, 68)
 DOC_MS = (1.39, 1.30, 1.20, 1.20, 1.22, 1.48, 1.49, 1.52, 1.57, 1.60, 1.76, 2.06, 1.97)
 DIRECT = TimingSettings(rounds=9, reps=10)
 
 
-def direct(timer: Timer, spec, name: str, window: int) -> LayerLut:  # noqa: ANN001
+def direct(timer: Timer, spec: ModelSpec, name: str, window: int) -> LayerLut:
     layer = spec.layer(name)
     counts = tuple(range(1, min(layer.out_channels, window) + 1))
     return profile_layer(timer, spec, layer, SweepSettings(counts=counts, refine=False))
@@ -61,7 +62,7 @@ def plot(curves: dict[str, LayerLut], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.2), dpi=90)
-    for ax, (title, entry) in zip(list(getattr(axes, "flat", [axes])), curves.items()):
+    for ax, (title, entry) in zip(list(getattr(axes, "flat", [axes])), curves.items(), strict=False):
         ax.plot([p.filters for p in entry.points], [p.ms for p in entry.points], ".-", ms=3, lw=0.8)
         for boundary in entry.step_boundaries:
             ax.axvline(boundary + 0.5, color="tab:red", lw=0.5, ls="--")

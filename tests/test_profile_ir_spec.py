@@ -15,7 +15,7 @@ EXAMPLE = ROOT / "docs" / "examples" / "ssdlite-mobilenet-v2.spec.json"
 
 
 def shapes(layers: list) -> list[tuple]:
-    return [(l.kind, l.in_channels, l.out_channels, l.kernel, l.stride, tuple(l.input_size)) for l in layers]
+    return [(x.kind, x.in_channels, x.out_channels, x.kernel, x.stride, tuple(x.input_size)) for x in layers]
 
 
 def test_ir_spec_matches_the_example_spec() -> None:

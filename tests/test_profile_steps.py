@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.profile.steps import (StepRule, common_period, detect_period, difference_noise, intervals_to_refine,
-                                 smooth_slope, step_boundaries)
+from agent.profile.steps import (
+    StepRule,
+    common_period,
+    detect_period,
+    difference_noise,
+    intervals_to_refine,
+    smooth_slope,
+    step_boundaries,
+)
 
 
 def staircase(top: int, period: int, step_ms: float = 0.25, slope_ms: float = 0.004, noise_ms: float = 0.0,

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import openvino as ov
 
 from agent import exit_codes
@@ -24,7 +25,8 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _measure(args: argparse.Namespace, pairs: list[Pair], frame, meter: PowerMeter) -> list[BenchResult]:  # noqa: ANN001
+def _measure(args: argparse.Namespace, pairs: list[Pair], frame: np.ndarray, meter: PowerMeter
+             ) -> list[BenchResult]:
     from agent.bench.accuracy import evaluate
 
     core = ov.Core()
@@ -68,7 +70,7 @@ def _publish(config: AgentConfig, results: list[BenchResult]) -> bool:
         return all([publisher.publish(result) for result in results])
 
 
-def run_pairs(args: argparse.Namespace, pairs: list[Pair], config: AgentConfig | None, frame) -> int:  # noqa: ANN001
+def run_pairs(args: argparse.Namespace, pairs: list[Pair], config: AgentConfig | None, frame: np.ndarray) -> int:
     from agent.bench.accuracy import DatasetError
 
     sysfs = args.sysfs or (config.telemetry.sysfs_root if config else Path("/sys"))

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from agent import exit_codes
+from models.layer_spec import ModelSpec
 
 DEFAULT_OUT = "lut.json"
 
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_profile)
 
 
-def _load_spec(args: argparse.Namespace):  # -> ModelSpec
+def _load_spec(args: argparse.Namespace) -> ModelSpec:
     from agent.profile.graphs import conv_pair_spec
     from agent.profile.spec_io import load_spec
 

@@ -52,7 +52,7 @@ class LayerLut(_Strict):
         pts = self.points
         if filters <= pts[0].filters:
             return pts[0].ms
-        for lo, hi in zip(pts, pts[1:]):
+        for lo, hi in zip(pts, pts[1:], strict=False):
             if lo.filters <= filters <= hi.filters:
                 frac = (filters - lo.filters) / (hi.filters - lo.filters)
                 return lo.ms + frac * (hi.ms - lo.ms)

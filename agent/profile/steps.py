@@ -8,9 +8,9 @@ between the steps found (ties go to the smaller spacing), checked against how ma
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from functools import reduce
 from math import gcd
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,8 +44,8 @@ def _fit(points: list[Point]) -> tuple[float, float | None]:
     pts = sorted(points)
     if len(pts) < 2:
         return 0.0, None
-    widths = np.array([c2 - c1 for (c1, _), (c2, _) in zip(pts, pts[1:])], np.float64)
-    changes = np.array([t2 - t1 for (_, t1), (_, t2) in zip(pts, pts[1:])], np.float64)
+    widths = np.array([c2 - c1 for (c1, _), (c2, _) in zip(pts, pts[1:], strict=False)], np.float64)
+    changes = np.array([t2 - t1 for (_, t1), (_, t2) in zip(pts, pts[1:], strict=False)], np.float64)
     slopes = changes / widths
     residuals = changes - np.median(slopes) * widths
     scale = 1.4826 * np.median(np.abs(residuals - np.median(residuals)))
@@ -74,7 +74,7 @@ def _changes(points: list[Point], noise_ms: float, rule: StepRule) -> list[tuple
     pts = sorted(points)
     slope = smooth_slope(pts)
     out = []
-    for (c1, t1), (c2, t2) in zip(pts, pts[1:]):
+    for (c1, t1), (c2, t2) in zip(pts, pts[1:], strict=False):
         limit = rule.threshold(noise_ms, slope, c2 - c1, min(t1, t2))
         out.append((c1, c2, t2 - t1, abs(t2 - t1) > limit))
     return out
@@ -106,7 +106,7 @@ def detect_period(boundaries: list[int]) -> tuple[int | None, float]:
     bounds = sorted(set(b for b in boundaries if b > 0))
     if len(bounds) < 2:
         return None, 0.0
-    spacings = Counter(b - a for a, b in zip(bounds, bounds[1:]))
+    spacings = Counter(b - a for a, b in zip(bounds, bounds[1:], strict=False))
     period = min(spacings, key=lambda s: (-spacings[s], s))
     aligned = sum(1 for b in bounds if b % period == 0) / len(bounds)
     if spacings[period] >= 2 and aligned >= 0.5:

@@ -22,8 +22,14 @@ import openvino as ov
 from agent.profile.graphs import build_layer_model
 from agent.profile.lut import LayerLut, Lut, LutError, LutPoint, load_lut, save_lut
 from agent.profile.spec_io import profiled_layers
-from agent.profile.steps import (StepRule, common_period, detect_period, difference_noise,
-                                 intervals_to_refine, step_boundaries)
+from agent.profile.steps import (
+    StepRule,
+    common_period,
+    detect_period,
+    difference_noise,
+    intervals_to_refine,
+    step_boundaries,
+)
 from agent.profile.timing import Measurement, Timer
 from models.layer_spec import LayerSpec, ModelSpec
 

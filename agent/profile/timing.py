@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import openvino as ov
 
-CPU_LIKE = {"CPU"}
-
 
 @dataclass(frozen=True)
 class TimingSettings:
