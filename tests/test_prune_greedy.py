@@ -109,3 +109,13 @@ def stored(fitted_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory  # 
 
 def test_pruned_model_exports_with_parity(stored: tuple[SSD, StoredModel], synth_voc: Path) -> None:  # noqa: F811
     check_parity(stored, synth_voc)
+
+
+def test_loop_times_the_pruned_model_against_its_parent(parent: Path, synth_voc: Path,  # noqa: F811
+                                                        tmp_path: Path) -> None:
+    out = tmp_path / "timed"
+    Pruner(settings(parent, synth_voc, out, target_speedup=None, max_steps=2, measure_runs=3),
+           progress=False).run()
+    timed = [r for r in records(out) if r.measured_ms is not None]
+    assert timed and all(r.measured_speedup and r.measured_speedup > 0 for r in timed)
+    assert (out / "parent" / "model.xml").is_file()

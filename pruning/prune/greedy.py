@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,22 +27,13 @@ from pruning.prune.importance import Taylor, make_importance
 from pruning.prune.lut import LayerLatency
 from pruning.prune.records import Change, PruneSettings, RunState, StepRecord
 from pruning.prune.surgery import groups_of, prune_group
+from pruning.prune.timing import speedup_vs
 from pruning.ssd.ssd import SSD
 from pruning.structure import build_graph, to_spec
 
 log = logging.getLogger(__name__)
 FINAL_KEY = 1_000_000
 """Fine-tune seed key of the final fine-tune (steps use their step number)."""
-
-
-def measure_ms(model: SSD, runs: int, threads: int) -> float:
-    """Median latency of the model's FP16 IR on this CPU (the export the store gets)."""
-    from pruning.export import save_ir
-    from pruning.latency import measure_latency_ms
-
-    with tempfile.TemporaryDirectory() as tmp:
-        xml = save_ir(model, Path(tmp) / "model.xml")
-        return measure_latency_ms(xml, "CPU", runs, warmup=5, threads=threads)
 
 
 class Pruner:
@@ -106,8 +96,14 @@ class Pruner:
     def _start(self) -> tuple[SSD, RunState]:
         model = self.parent
         report = validate(model, self.val_set, self.labels)
-        base_ms = measure_ms(model, self.s.measure_runs, self.s.threads) if self.s.measure_runs else \
-            sum(self.table.ms(n, g.width) for n, g in groups_of(model, self.arch).items()) if self.table else 1.0
+        if self.s.measure_runs:
+            from pruning.export import save_ir
+
+            save_ir(model, self.out / "parent" / "model.xml")
+            base_ms = speedup_vs(self.out / "parent" / "model.xml", model, self.s.measure_runs, self.s.threads)[0]
+        else:
+            base_ms = sum(self.table.ms(n, g.width) for n, g in groups_of(model, self.arch).items()) \
+                if self.table else 1.0
         state = RunState(base_ms=base_ms, base_map=100 * report.map50, est_latency_ms=base_ms,
                          base_flops=count_flops(model, tuple(self.config.input_size)),
                          original={n: g.width for n, g in groups_of(model, self.arch).items()})
@@ -149,7 +145,10 @@ class Pruner:
         record.loss = finetune(model, self.train_set, steps, self.ft, key)
         record.map50 = 100 * validate(model, self.val_set, self.labels).map50
         if self.s.measure_runs:
-            record.measured_ms = round(measure_ms(model, self.s.measure_runs, self.s.threads), 3)
+            parent_ms, model_ms = speedup_vs(self.out / "parent" / "model.xml", model, self.s.measure_runs,
+                                             self.s.threads)
+            record.measured_speedup = round(parent_ms / model_ms, 4)
+            record.measured_ms = round(model_ms, 3)
 
     def _step(self, model: SSD, state: RunState) -> StepRecord | None:
         started = time.time()
@@ -166,7 +165,7 @@ class Pruner:
                             est_speedup=round(state.base_ms / state.est_latency_ms, 4), seconds=0.0)
         if state.step % self.s.finetune_every == 0:
             self._evaluate(model, record, state.step, self.s.finetune_steps)
-            state.measured_ms = record.measured_ms or state.measured_ms
+            state.measured_speedup = record.measured_speedup or state.measured_speedup
         record.seconds = round(time.time() - started, 2)
         state.seconds += record.seconds
         return record
@@ -175,8 +174,8 @@ class Pruner:
     def latency(self, state: RunState) -> tuple[float, str]:
         """What targets and snapshots are judged on: the IR latency measured at the last evaluation when
         the run measures (the LUT's estimate can be far off on a busy machine), else the estimate."""
-        if self.s.measure_runs and state.measured_ms is not None:
-            return state.measured_ms, "measured"
+        if self.s.measure_runs and state.measured_speedup is not None:
+            return state.base_ms / state.measured_speedup, "measured (speedup vs parent, interleaved)"
         return state.est_latency_ms, "estimated"
 
     def _stop_reason(self, state: RunState) -> str | None:
@@ -254,6 +253,7 @@ def finish(pruner: Pruner, model: SSD, state: RunState) -> None:
     summary = {"arch": pruner.arch, "method": pruner.s.method, "stop_reason": state.stop_reason,
                "steps": state.step, "base_ms": state.base_ms, "base_val_map50": state.base_map,
                "est_latency_ms": state.est_latency_ms, "measured_ms": record.measured_ms,
+               "measured_speedup": record.measured_speedup,
                "val_map50": record.map50, "flops": count_flops(model, tuple(pruner.config.input_size)),
                "base_flops": state.base_flops, "params": count_params(model), "seconds": round(state.seconds, 1),
                "widths": {n: g.width for n, g in groups_of(model, pruner.arch).items()}}

@@ -58,7 +58,8 @@ class StepRecord(_Strict):
     importance_lost: float
     est_latency_ms: float
     est_speedup: float
-    measured_ms: float | None = None
+    measured_ms: float | None = Field(default=None, description="IR median, timed interleaved with the parent.")
+    measured_speedup: float | None = Field(default=None, description="Parent ms / this ms, same rounds.")
     map50: float | None = Field(default=None, description="Validation mAP@0.5, percent.")
     loss: float | None = None
     seconds: float
@@ -74,7 +75,7 @@ class RunState(_Strict):
     base_flops: int
     original: dict[str, int] = Field(description="Unpruned widths of the prunable roots.")
     est_latency_ms: float
-    measured_ms: float | None = Field(default=None, description="At the last evaluation (IR, this CPU).")
+    measured_speedup: float | None = Field(default=None, description="At the last evaluation (IR, this CPU).")
     history: list[Change] = Field(default_factory=list)
     last_good_step: int = 0
     snapshots_taken: list[float] = Field(default_factory=list)
