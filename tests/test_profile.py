@@ -82,6 +82,9 @@ def test_cli_rejects_unknown_layer_and_device(tmp_path: Path) -> None:
     out = str(tmp_path / "lut.json")
     assert main(["profile", "--conv-pair", "--layers", "nope", "--out", out]) == exit_codes.CONFIG
     assert main(["profile", "--conv-pair", "--device", "NOPE", "--out", out]) == exit_codes.CONFIG
+    with pytest.raises(SystemExit) as usage:
+        main(["profile", "--conv-pair", "--stride", "0", "--out", out])
+    assert usage.value.code == exit_codes.USAGE
 
 
 def test_budget_stop_and_resume(tmp_path: Path, core: ov.Core) -> None:

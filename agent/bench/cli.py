@@ -13,6 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from agent import exit_codes
+from agent.profile.cli import positive
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be above 0")
+    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,12 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--store", type=Path, default=Path("models"), help="model store root (default models)")
     p.add_argument("--models", nargs="+", metavar="NAME@VERSION", help="variants to bench (default: all)")
     p.add_argument("--devices", nargs="+", metavar="DEVICE", help="OpenVINO devices (default: all available)")
-    p.add_argument("--iterations", type=int, default=300, help="latency runs per pair (default 300)")
+    p.add_argument("--iterations", type=positive, default=300, help="latency runs per pair (default 300)")
     p.add_argument("--warmup", type=int, default=10, help="runs before timing latency (default 10)")
-    p.add_argument("--throughput-s", type=float, default=10.0, help="seconds of async throughput (default 10)")
+    p.add_argument("--throughput-s", type=_seconds, default=10.0, help="seconds of async throughput (default 10)")
     p.add_argument("--frame", type=Path, help="image or video (first frame) to feed; default a noise frame")
     p.add_argument("--accuracy", type=Path, metavar="DATASET", help="Pascal VOC directory: add mAP@0.5, count MAE")
-    p.add_argument("--accuracy-limit", type=int, help="evaluate only the first N images")
+    p.add_argument("--accuracy-limit", type=positive, help="evaluate only the first N images")
     p.add_argument("--label", default="person", help="class to evaluate and count (default person)")
     p.add_argument("--score-threshold", type=float, default=0.5, help="counting threshold (default 0.5)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON ('-' for stdout)")

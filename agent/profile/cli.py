@@ -26,6 +26,17 @@ def _counts(text: str) -> tuple[int, ...]:
     return counts
 
 
+def positive(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("profile", help="measure the per-layer latency lookup table (lut.json)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,13 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--restart", action="store_true", help="ignore an existing --out and start over")
     p.add_argument("--layers", nargs="+", metavar="NAME", help="profile only these layers")
     p.add_argument("--budget-s", type=float, help="stop before a layer that would overrun this many seconds")
-    p.add_argument("--stride", type=int, default=4, help="first-pass spacing of kept-filter counts (default 4)")
-    p.add_argument("--min-filters", type=int, default=1, help="smallest kept-filter count (default 1)")
+    p.add_argument("--stride", type=positive, default=4, help="first-pass spacing of kept-filter counts (default 4)")
+    p.add_argument("--min-filters", type=positive, default=1, help="smallest kept-filter count (default 1)")
     p.add_argument("--counts", type=_counts, help="comma-separated counts instead of the strided pass")
     p.add_argument("--no-refine", action="store_true", help="do not time every count around changes")
-    p.add_argument("--rounds", type=int, default=7, help="interleaved rounds per count (default 7)")
-    p.add_argument("--reps", type=int, default=10, help="runs per count per round; the minimum is kept")
-    p.add_argument("--threads", type=int, default=1, help="INFERENCE_NUM_THREADS (default 1)")
+    p.add_argument("--rounds", type=positive, default=7, help="interleaved rounds per count (default 7)")
+    p.add_argument("--reps", type=positive, default=10, help="runs per count per round; the minimum is kept")
+    p.add_argument("--threads", type=positive, default=1, help="INFERENCE_NUM_THREADS (default 1)")
     p.add_argument("--precision", help="force INFERENCE_PRECISION_HINT (default: the device's, as deployed)")
     p.set_defaults(func=cmd_profile)
 
