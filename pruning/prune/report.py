@@ -1,0 +1,204 @@
+"""`headcount-prune report`: Markdown + PNGs from one `headcount-agent bench --json` run of all variants.
+
+Latency is the bench's p50 (batch 1, one run, all variants); mAP@0.5 and count MAE are the bench's own
+accuracy figures when it was given `--accuracy`, else the manifest's (the variant's release). The LUT's
+estimate of a variant is its estimated speedup (loop base / LUT estimate) applied to the parent's p50.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.bench.results import BenchReport
+from agent.profile.lut import load_lut
+from models.store import ModelStore
+
+TARGET_SPEEDUP, TARGET_DROP, EQUAL_MAP, TARGET_RATIO, LUT_TOLERANCE = 1.8, 1.0, 0.5, 0.9, 0.15
+
+
+@dataclass
+class Row:
+    ref: str
+    name: str
+    method: str
+    target: str
+    p50: float
+    map50: float | None
+    count_mae: float | None
+    flops: float | None
+    params: int | None
+    lut_speedup: float | None = None
+    widths: dict[str, int] = field(default_factory=dict)
+    original: dict[str, int] = field(default_factory=dict)
+    speedup: float = 1.0
+    lut_ms: float | None = None
+
+
+def _row(result: object, store: ModelStore) -> Row:
+    name, version = result.model.split("@", 1)  # type: ignore[attr-defined]
+    manifest = store.load(name, version).manifest
+    prov, metrics = manifest.provenance, manifest.metrics
+    details = prov.details if prov.kind == "pruning" else {}
+    acc = result.accuracy  # type: ignore[attr-defined]
+    target = details.get("target", {})
+    lut_speedup = details["loop_measured_base_ms"] / details["lut_estimated_ms"] if details else None
+    return Row(result.model, name, prov.method if prov.kind == "pruning" else "unpruned",  # type: ignore
+               f"{target.get('speedup')}x" if target.get("speedup") else "-", result.latency.p50_ms,  # type: ignore
+               100 * acc.map50 if acc and acc.map50 is not None else
+               (100 * metrics.map50 if metrics.map50 is not None else None),
+               acc.count_mae if acc else metrics.count_mae, metrics.flops, metrics.params, lut_speedup,
+               details.get("filters_per_layer", {}), details.get("unpruned_filters_per_layer", {}))
+
+
+def load_rows(bench: Path, store: ModelStore) -> list[Row]:
+    report = BenchReport.model_validate_json(bench.read_text())
+    rows = [_row(r, store) for r in report.results if r.device == "CPU"]
+    for row in rows:
+        parent = next((p for p in rows if p.name == row.name and p.method == "unpruned"), None)
+        if parent is not None:
+            row.speedup = parent.p50 / row.p50
+            if row.lut_speedup:
+                row.lut_ms = parent.p50 / row.lut_speedup
+    return rows
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(rows: list[Row]) -> list[str]:
+    lines = ["| variant | method | target | p50 ms | speedup | mAP@0.5 | count MAE | GFLOPs | params (M) | "
+             "LUT est. ms | LUT error |", "|" + " --- |" * 11]
+    for r in sorted(rows, key=lambda r: (r.name, r.method != "unpruned", r.method, -r.p50)):
+        error = f"{100 * (r.lut_ms / r.p50 - 1):+.0f} %" if r.lut_ms else "-"
+        lines.append(f"| {r.ref} | {r.method} | {r.target} | {r.p50:.2f} | {r.speedup:.2f}x | "
+                     f"{_fmt(r.map50, '.2f')} | {_fmt(r.count_mae, '.3f')} | "
+                     f"{_fmt(r.flops and r.flops / 1e9, '.2f')} | {_fmt(r.params and r.params / 1e6, '.2f')} | "
+                     f"{_fmt(r.lut_ms, '.2f')} | {error} |")
+    return lines
+
+
+def verdicts(rows: list[Row]) -> list[str]:
+    """The issue's three targets, judged on these rows."""
+    lines = []
+    for name in sorted({r.name for r in rows}):
+        mine = [r for r in rows if r.name == name]
+        parent = next((r for r in mine if r.method == "unpruned"), None)
+        cluster = [r for r in mine if r.method.startswith("cluster") and r.map50 is not None]
+        if parent is None or parent.map50 is None:
+            continue
+        ok = [r for r in cluster if parent.map50 - r.map50 <= TARGET_DROP]
+        best = max(ok, key=lambda r: r.speedup, default=None)
+        lines.append(f"- {name}: fastest cluster variant within {TARGET_DROP} point of mAP: "
+                     + (f"{best.ref}, {best.speedup:.2f}x ({'met' if best.speedup >= TARGET_SPEEDUP else 'missed'}"
+                        f" the {TARGET_SPEEDUP}x target)" if best else "none"))
+        for c in cluster:
+            peers = [f for f in mine if f.method == "filter" and f.map50 is not None
+                     and abs(f.map50 - c.map50) <= EQUAL_MAP]
+            for f in peers:
+                ratio = c.p50 / f.p50
+                lines.append(f"  - equal mAP: {c.ref} vs {f.ref}: latency ratio {ratio:.2f} "
+                             f"({'met' if ratio <= TARGET_RATIO else 'missed'} <= {TARGET_RATIO})")
+        for r in mine:
+            if r.lut_ms:
+                err = r.lut_ms / r.p50 - 1
+                lines.append(f"  - LUT estimate {r.ref}: {r.lut_ms:.2f} ms vs {r.p50:.2f} ms measured "
+                             f"({100 * err:+.0f} %, {'within' if abs(err) <= LUT_TOLERANCE else 'outside'} 15 %)")
+    return lines
+
+
+def layer_table(row: Row, lut_path: Path) -> list[str]:
+    lut = load_lut(lut_path)
+    lines = [f"Latency per layer (LUT, layer + consumers), {row.ref}:", "",
+             "| layer | filters before | after | LUT ms before | after |", "| --- | --- | --- | --- | --- |"]
+    for name, before in row.original.items():
+        after = row.widths.get(name, before)
+        if name in lut.layers:
+            entry = lut.layers[name]
+            lines.append(f"| {name} | {before} | {after} | {entry.latency_ms(before):.3f} | "
+                         f"{entry.latency_ms(after):.3f} |")
+    return lines
+
+
+def plot_tradeoff(rows: list[Row], path: Path) -> Path:
+    """mAP@0.5 vs measured p50, one panel per architecture: cluster, conventional, unpruned."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({r.name for r in rows})
+    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4.5), squeeze=False)
+    styles = {"unpruned": ("k", "*"), "filter": ("tab:orange", "s")}
+    for ax, name in zip(axes[0], names, strict=True):
+        mine = [r for r in rows if r.name == name and r.map50 is not None]
+        for method in sorted({r.method for r in mine}):
+            pts = sorted((r for r in mine if r.method == method), key=lambda r: r.p50)
+            color, marker = styles.get(method, ("tab:blue", "o"))
+            ax.plot([r.p50 for r in pts], [r.map50 for r in pts], marker=marker, color=color, label=method,
+                    markersize=11 if method == "unpruned" else 7)
+            for r in pts:
+                ax.annotate(r.ref.split("@")[1], (r.p50, r.map50), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")
+        ax.set_title(name)
+        ax.set_xlabel("p50 latency, ms (headcount-agent bench, CPU, batch 1)")
+        ax.set_ylabel("mAP@0.5 (%)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_layers(row: Row, lut_path: Path, path: Path) -> Path:
+    """LUT latency of every prunable layer at its unpruned and its pruned width."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lut = load_lut(lut_path)
+    names = [n for n in row.original if n in lut.layers]
+    before = [lut.layers[n].latency_ms(row.original[n]) for n in names]
+    after = [lut.layers[n].latency_ms(row.widths.get(n, row.original[n])) for n in names]
+    fig, ax = plt.subplots(figsize=(max(8, 0.35 * len(names)), 4.5))
+    x = range(len(names))
+    ax.bar([i - 0.2 for i in x], before, 0.4, label="unpruned")
+    ax.bar([i + 0.2 for i in x], after, 0.4, label=row.ref)
+    ax.set_xticks(list(x), [n.replace("backbone.", "") for n in names], rotation=75, fontsize=7)
+    ax.set_ylabel("LUT ms (layer + consumers)")
+    ax.set_title(f"Latency per layer before/after: {row.ref}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(bench: Path, store_root: Path, luts: dict[str, Path], out: Path) -> list[Path]:
+    """Write `out` (Markdown), `<out>.png` (trade-off) and `<out>-layers-<name>.png`; returns the paths."""
+    report = BenchReport.model_validate_json(bench.read_text())
+    rows = load_rows(bench, ModelStore(store_root))
+    if not rows:
+        raise ValueError(f"{bench}: no CPU results")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = [plot_tradeoff(rows, out.with_suffix(".png"))]
+    first = report.results[0]
+    lines = ["# Pruning report", "",
+             f"One `headcount-agent bench` run of all variants on {report.host} ({report.cpu_count} CPUs, "
+             f"{first.device_name}, OpenVINO {first.openvino}, precision {first.precision}); p50 of "
+             f"{first.latency.iterations} batch-1 inferences per variant. Speedup is against the unpruned "
+             "parent in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
+             *table(rows), "", "## Targets", "", *verdicts(rows), ""]
+    for name, lut_path in luts.items():
+        cluster = [r for r in rows if r.name == name and r.method.startswith("cluster") and r.widths]
+        if not cluster:
+            continue
+        best = max(cluster, key=lambda r: r.speedup)
+        png = out.with_name(f"{out.stem}-layers-{name}.png")
+        written.append(plot_layers(best, lut_path, png))
+        lines += ["", f"## Layers of {best.ref}", "", f"![layers]({png.name})", "", *layer_table(best, lut_path)]
+    out.write_text("\n".join(lines) + "\n")
+    return [out, *written]

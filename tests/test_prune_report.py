@@ -1,0 +1,35 @@
+"""The pruning report's table, target verdicts and plots from hand-made rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.profile.lut import save_lut
+from pruning.prune.report import Row, layer_table, plot_layers, plot_tradeoff, table, verdicts
+from tests.test_prune_selection import hand_lut, layer_lut
+
+
+def rows() -> list[Row]:
+    base = Row("m@1", "m", "unpruned", "-", 10.0, 80.0, 0.5, 2e9, 4_000_000)
+    cp = Row("m@cp-2x", "m", "cluster", "2.0x", 5.0, 79.5, 0.6, 1e9, 2_000_000, lut_speedup=1.8,
+             widths={"a": 32}, original={"a": 64}, speedup=2.0, lut_ms=10.0 / 1.8)
+    fp = Row("m@fp-2x", "m", "filter", "2.0x", 8.0, 79.2, 0.7, 1e9, 2_000_000, speedup=1.25)
+    return [base, cp, fp]
+
+
+def test_verdicts_judge_the_three_targets() -> None:
+    text = "\n".join(verdicts(rows()))
+    assert "m@cp-2x, 2.00x (met the 1.8x target)" in text
+    assert "m@cp-2x vs m@fp-2x: latency ratio 0.62 (met <= 0.9)" in text
+    assert "LUT estimate m@cp-2x: 5.56 ms vs 5.00 ms measured (+11 %, within 15 %)" in text
+
+
+def test_table_and_plots(tmp_path: Path) -> None:
+    lines = table(rows())
+    assert lines[2].startswith("| m@1 | unpruned") and len(lines) == 5
+    assert "| m@cp-2x | cluster | 2.0x | 5.00 | 2.00x | 79.50 |" in "\n".join(lines)
+    assert plot_tradeoff(rows(), tmp_path / "r.png").stat().st_size > 1000
+    lut = tmp_path / "lut.json"
+    save_lut(hand_lut([layer_lut("a", 8, 64, {16: 1.0, 32: 1.5, 64: 3.0}, [32])]), lut)
+    assert "| a | 64 | 32 | 3.000 | 1.500 |" in "\n".join(layer_table(rows()[1], lut))
+    assert plot_layers(rows()[1], lut, tmp_path / "l.png").stat().st_size > 1000
