@@ -50,8 +50,12 @@ class MqttLink:
         topics: Topics,
         client_id: str,
         on_command: Callable[[bytes], None] | None = None,
+        announce: bool = True,
     ) -> None:
+        """`announce=False` for tools beside the agent (bench, CLI): no last will, no `online`/`offline`,
+        no command subscription, so the running agent's retained availability is never touched."""
         self.config = config
+        self.announce = announce
         self.topics = topics
         self.connected = threading.Event()
         self._on_command = on_command
@@ -64,7 +68,8 @@ class MqttLink:
 
     def _configure(self) -> None:
         client = self.client
-        client.will_set(self.topics.name("available"), OFFLINE, qos=1, retain=True)
+        if self.announce:
+            client.will_set(self.topics.name("available"), OFFLINE, qos=1, retain=True)
         client.max_queued_messages_set(0)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
@@ -89,7 +94,7 @@ class MqttLink:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Publish `offline`, let queued messages go out for up to `timeout_s`, disconnect."""
         self._stopping = True
-        if self.connected.is_set():
+        if self.connected.is_set() and self.announce:
             info = self.publish("available", OFFLINE)
             try:
                 info.wait_for_publish(timeout=timeout_s)
@@ -110,8 +115,9 @@ class MqttLink:
             return
         log.info("connected to MQTT broker %s:%d", self.config.host, self.config.port)
         self.connected.set()
-        client.subscribe(self.topics.name("cmd"), qos=1)
-        self.publish("available", ONLINE)
+        if self.announce:
+            client.subscribe(self.topics.name("cmd"), qos=1)
+            self.publish("available", ONLINE)
         for hook in self._on_connect_hooks:
             try:
                 hook()

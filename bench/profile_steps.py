@@ -20,7 +20,7 @@ from pathlib import Path
 import openvino as ov
 
 from agent.profile.graphs import conv_pair_spec
-from agent.profile.lut import LayerLut, load_lut
+from models.lut import LayerLut, load_lut
 from agent.profile.spec_io import load_spec
 from agent.profile.sweep import SweepSettings, profile_layer, profile_spec
 from agent.profile.timing import Timer, TimingSettings

@@ -11,7 +11,7 @@ import pytest
 from agent import exit_codes
 from agent.cli import main
 from agent.profile.graphs import build_layer_model, conv_pair_spec
-from agent.profile.lut import LutError, load_lut
+from models.lut import LutError, load_lut
 from agent.profile.spec_io import SpecError, load_spec, profiled_layers
 from agent.profile.sweep import SweepSettings, profile_spec
 from agent.profile.timing import Timer, TimingSettings

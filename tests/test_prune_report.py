@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.profile.lut import save_lut
+from models.lut import save_lut
 from pruning.prune.report import Row, layer_table, plot_layers, plot_tradeoff, table, verdicts
 from tests.test_prune_selection import hand_lut, layer_lut
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from agent.profile.lut import LayerLut, Lut, LutPoint, save_lut
+from models.lut import LayerLut, Lut, LutPoint, save_lut
 from pruning.prune.clusters import FlopCost, best_cluster, fixed_candidate, lut_candidate
 from pruning.prune.conventional import global_rank, lowest_filters
 from pruning.prune.groups import PruneGroup

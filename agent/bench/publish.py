@@ -1,8 +1,7 @@
 """Publishing bench results on `<prefix>/<device_id>/bench` with the agent's MQTT settings.
 
-Uses `MqttLink` for the broker settings (TLS, credentials, topic names) but not its availability
-protocol: the bench may run beside the agent's service, whose retained `available` it must not touch,
-so the last will is cleared, nothing is announced on connect, and it disconnects without `offline`.
+Uses `MqttLink` for the broker settings (TLS, credentials, topic names) with `announce=False`: the
+bench may run beside the agent's service, whose retained `available` it must not touch.
 """
 
 from __future__ import annotations
@@ -20,9 +19,7 @@ log = logging.getLogger(__name__)
 class BenchPublisher:
     def __init__(self, config: AgentConfig) -> None:
         client_id = f"{config.mqtt.client_id or 'headcount-' + config.device_id}-bench"
-        self.link = MqttLink(config.mqtt, Topics(config.mqtt.prefix, config.device_id), client_id)
-        self.link.client.will_clear()
-        self.link.client.on_connect = lambda *args: self.link.connected.set()
+        self.link = MqttLink(config.mqtt, Topics(config.mqtt.prefix, config.device_id), client_id, announce=False)
 
     def __enter__(self) -> BenchPublisher:
         self.link.start()
@@ -42,5 +39,4 @@ class BenchPublisher:
         return info.is_published()
 
     def __exit__(self, *exc: object) -> None:
-        self.link.client.disconnect()
-        self.link.client.loop_stop()
+        self.link.stop()

@@ -20,7 +20,7 @@ import numpy as np
 import openvino as ov
 
 from agent.profile.graphs import build_layer_model
-from agent.profile.lut import LayerLut, Lut, LutError, LutPoint, load_lut, save_lut
+from models.lut import LayerLut, Lut, LutError, LutPoint, load_lut, save_lut
 from agent.profile.spec_io import profiled_layers
 from agent.profile.steps import (
     StepRule,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.profile.lut import LayerLut, Lut, load_lut
+from models.lut import LayerLut, Lut, load_lut
 from models.layer_spec import LayerSpec, ModelSpec
 from pruning.prune.groups import PruneGroup
 

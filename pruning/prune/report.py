@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.bench.results import BenchReport
-from agent.profile.lut import load_lut
+from models.lut import load_lut
 from models.store import ModelStore
 
 TARGET_SPEEDUP, TARGET_DROP, EQUAL_MAP, TARGET_RATIO, LUT_TOLERANCE = 1.8, 1.0, 0.5, 0.9, 0.15

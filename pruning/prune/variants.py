@@ -37,7 +37,7 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
         "parent_training": training_details(settings.checkpoint, checkpoint.load_model(source)[1]),
     }
     if settings.lut is not None:
-        from agent.profile.lut import load_lut
+        from models.lut import load_lut
 
         lut = load_lut(settings.lut)
         details["lut"] = {"path": str(settings.lut), "sha256": sha256_file(settings.lut),
