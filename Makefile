@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "make demo   - run the agent on the sample footage against a local broker and show what it publishes"
 	@echo "make test   - run the whole test suite"
-	@echo "make bench  - agent overhead vs OpenVINO benchmark_app (see bench/)"
+	@echo "make bench  - agent and bench vs OpenVINO benchmark_app, frames around swaps (see bench/)"
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,8 +43,10 @@ demo: $(STAMP) system-deps $(VIDEO) $(MODEL)
 test: $(STAMP) system-deps $(VIDEO) $(MODEL)
 	$(PY) -m pytest -q
 
-bench: $(STAMP) $(VIDEO) $(MODEL)
+bench: $(STAMP) system-deps $(VIDEO) $(MODEL)
 	$(PY) bench/agent_overhead.py
+	$(PY) bench/bench_vs_benchmark_app.py
+	$(PY) bench/swap_frames.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
