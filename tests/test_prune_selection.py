@@ -120,3 +120,12 @@ def test_conventional_takes_global_order_and_keeps_min_width() -> None:
     assert picked == {"a": [0, 4], "b": [1]}
     floor = lowest_filters(groups, Fixed(scores), 20, min_width=8)
     assert sorted(c.width_after for c in floor) == [8, 8]
+
+
+def test_floors_bound_clusters_and_conventional() -> None:
+    scores = {"a": [0.01] * 64, "b": [1.0] * 64}
+    assert best_cluster({"a": group("a")}, Fixed(scores), TABLE, floors={"a": 50}) is None
+    best = best_cluster({"a": group("a"), "b": group("b")}, Fixed(scores), TABLE, floors={"a": 50})
+    assert best is not None and best.group == "b"
+    picked = lowest_filters({"a": group("a")}, Fixed(scores), 30, min_width=1, floors={"a": 60})
+    assert [c.width_after for c in picked] == [60]

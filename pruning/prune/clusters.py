@@ -47,11 +47,12 @@ def make_candidate(group: PruneGroup, scores: torch.Tensor, width_after: int, ga
     return Candidate(group.name, group.width, width_after, dropped, gain, float(scores[dropped].sum()))
 
 
-def lut_candidate(group: PruneGroup, scores: torch.Tensor, table: LayerLatency) -> Candidate | None:
-    """Down to the next LUT step (skipping forbidden widths and steps that save nothing)."""
+def lut_candidate(group: PruneGroup, scores: torch.Tensor, table: LayerLatency, floor: int = 0
+                  ) -> Candidate | None:
+    """Down to the next LUT step (skipping forbidden widths and steps that save nothing), not below `floor`."""
     target = table.next_step(group.name, group.width)
     for _ in range(MAX_STEPS_DOWN):
-        if target is None:
+        if target is None or target < floor:
             return None
         if target not in group.forbidden and table.saving(group, target) > 0:
             return make_candidate(group, scores, target, table.saving(group, target))
@@ -98,15 +99,21 @@ def fixed_candidate(group: PruneGroup, scores: torch.Tensor, size: int, cost: Fl
 
 
 def best_cluster(groups: dict[str, PruneGroup], importance: Importance, table: LayerLatency | None = None,
-                 size: int | None = None, cost: FlopCost | None = None, min_width: int = 8) -> Candidate | None:
-    """The candidate with the best gain per importance lost, or None when no layer can shrink further."""
+                 size: int | None = None, cost: FlopCost | None = None, min_width: int = 8,
+                 floors: dict[str, int] | None = None) -> Candidate | None:
+    """The candidate with the best gain per importance lost, or None when no layer can shrink further.
+
+    `floors` are per-layer minimum widths (e.g. a fraction of the unpruned width) on top of `min_width`.
+    """
+    floors = floors or {}
     if table is None and (size is None or cost is None):
         raise ValueError("cluster selection needs a LUT, or a cluster size and a FLOPs cost")
     best: Candidate | None = None
     for group in groups.values():
         scores = importance(group)
-        cand = lut_candidate(group, scores, table) if table is not None else \
-            fixed_candidate(group, scores, size, cost, min_width)  # type: ignore[arg-type]
+        floor = max(min_width, floors.get(group.name, 0))
+        cand = lut_candidate(group, scores, table, floor) if table is not None else \
+            fixed_candidate(group, scores, size, cost, floor)  # type: ignore[arg-type]
         if cand is not None and (best is None or cand.ratio > best.ratio):
             best = cand
     return best

@@ -38,6 +38,7 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-every", type=int, default=5, help="every N-th train image is held out for validation")
     p.add_argument("--val-images", type=int, default=60)
     p.add_argument("--min-width", type=int, default=8)
+    p.add_argument("--min-keep", type=float, default=0.0, help="fraction of its unpruned width every layer keeps")
     p.add_argument("--max-steps", type=int, default=1000)
     p.add_argument("--measure-runs", type=int, default=30, help="IR latency runs at each evaluation (0: never)")
     p.add_argument("--seed", type=int, default=0)

@@ -23,11 +23,13 @@ def global_rank(groups: dict[str, PruneGroup], importance: Importance) -> list[t
 
 
 def lowest_filters(groups: dict[str, PruneGroup], importance: Importance, count: int,
-                   min_width: int = 8) -> list[Candidate]:
+                   min_width: int = 8, floors: dict[str, int] | None = None) -> list[Candidate]:
     """The `count` globally least important filters, as one removal per layer (empty when none left).
 
-    A layer never goes below `min_width` nor to a forbidden width (it keeps one more filter instead).
+    A layer never goes below `min_width` (or its entry in `floors`) nor to a forbidden width (it keeps one
+    more filter instead).
     """
+    floors = floors or {}
     chosen: dict[str, list[tuple[int, float]]] = {}
     taken = 0
     for score, name, index in global_rank(groups, importance):
@@ -35,7 +37,7 @@ def lowest_filters(groups: dict[str, PruneGroup], importance: Importance, count:
             break
         group = groups[name]
         picked = chosen.setdefault(name, [])
-        if group.width - len(picked) - 1 < min_width:
+        if group.width - len(picked) - 1 < max(min_width, floors.get(name, 0)):
             continue
         picked.append((index, score))
         taken += 1

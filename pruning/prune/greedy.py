@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -113,16 +114,18 @@ class Pruner:
         return model, state
 
     # ---- one step -----------------------------------------------------------------------------------
-    def _select(self, model: SSD, step: int) -> list[Candidate]:
+    def _select(self, model: SSD, step: int, original: dict[str, int]) -> list[Candidate]:
         groups = groups_of(model, self.arch)
+        floors = {n: math.ceil(self.s.min_keep * w) for n, w in original.items()}
         if isinstance(self.importance, Taylor) and (step % self.s.finetune_every == 0 or not
                                                    self.importance.scores):
             loader = iter(self._taylor_batches(model, step))
             self.importance.accumulate(model, [next(loader) for _ in range(self.s.taylor_batches)],
                                        detection_loss)  # type: ignore[arg-type]
         if self.s.method == "filter":
-            return lowest_filters(groups, self.importance, self.s.filters_per_step, self.s.min_width)
-        best = best_cluster(groups, self.importance, self.table, self.s.cluster_size, self.cost, self.s.min_width)
+            return lowest_filters(groups, self.importance, self.s.filters_per_step, self.s.min_width, floors)
+        best = best_cluster(groups, self.importance, self.table, self.s.cluster_size, self.cost, self.s.min_width,
+                            floors)
         return [best] if best is not None else []
 
     def _taylor_batches(self, model: SSD, step: int) -> object:
@@ -152,7 +155,7 @@ class Pruner:
 
     def _step(self, model: SSD, state: RunState) -> StepRecord | None:
         started = time.time()
-        candidates = self._select(model, state.step)
+        candidates = self._select(model, state.step, state.original)
         if not candidates:
             return None
         changes = self._apply(model, candidates)

@@ -36,6 +36,7 @@ class PruneSettings(_Strict):
     val_every: int = Field(default=5, gt=0)
     val_images: int = Field(default=60, gt=0)
     min_width: int = Field(default=8, gt=0)
+    min_keep: float = Field(default=0.0, ge=0, lt=1, description="Fraction of its unpruned width a layer keeps.")
     max_steps: int = Field(default=1000, gt=0)
     measure_runs: int = Field(default=30, ge=0, description="IR latency runs at each evaluation; 0: never.")
     seed: int = 0
