@@ -7,6 +7,8 @@ production broker would).
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -44,6 +46,9 @@ class LocalBroker:
         self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
         self.config = self.workdir / "mosquitto.conf"
         self.config.write_text(
+            # As root, mosquitto drops to user `mosquitto`, which cannot write our temporary folder: its
+            # persistence file and log would silently go missing. Stay the user who started it.
+            f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence true\n"

@@ -61,6 +61,7 @@ class MqttLink:
         self._on_command = on_command
         self._on_connect_hooks: list[Callable[[], None]] = []
         self._on_publish_hooks: list[Callable[[int], None]] = []
+        self._on_disconnect_hooks: list[Callable[[], None]] = []
         self._last_fail_log = 0.0
         self._stopping = False
         self.client = make_client(config, client_id)
@@ -80,6 +81,10 @@ class MqttLink:
     def on_connect(self, hook: Callable[[], None]) -> None:
         """Run `hook` (in paho's thread) after every (re)connection, e.g. to re-publish state."""
         self._on_connect_hooks.append(hook)
+
+    def on_disconnect(self, hook: Callable[[], None]) -> None:
+        """Run `hook` (in paho's thread) when the connection is lost or closed."""
+        self._on_disconnect_hooks.append(hook)
 
     def on_publish(self, hook: Callable[[int], None]) -> None:
         """Run `hook(mid)` when the broker acknowledged a QoS 1 message. Called with paho's lock held:
@@ -128,6 +133,8 @@ class MqttLink:
         if self.connected.is_set() and not self._stopping:
             log.warning("disconnected from MQTT broker (%s); reconnecting", reason_code)
         self.connected.clear()
+        for hook in self._on_disconnect_hooks:
+            hook()
 
     def _handle_connect_fail(self, client, userdata) -> None:  # noqa: ANN001
         now = time.monotonic()

@@ -2,13 +2,15 @@
 
 SQLite in WAL mode with `synchronous=FULL`: a message whose `put` returned survives SIGKILL and power
 loss. One sender thread hands messages to paho in id order while connected, at most `WINDOW` unacked
-at a time; paho re-sends its unacked ones itself after a reconnect, and after a restart everything still
-on disk is sent again (at least once, in order per camera; `seq` lets subscribers drop duplicates).
-The queue is bounded: when full, the oldest messages are dropped and counted.
+at a time. On every (re)connection paho's own unacknowledged messages are dropped and the sender starts
+again from the oldest message still on disk, so the backlog always goes out in id order (paho would
+otherwise re-send its in-flight messages after newer ones). After a restart the same happens. Delivery is
+at least once, in order per camera; `seq` lets subscribers drop duplicates. The queue is bounded: when
+full, the oldest messages are dropped and counted.
 
-paho calls `on_publish` with its own lock held, so the ack handler only enqueues the message id; the
-sender thread, which also recorded the id when it published, does the bookkeeping. No lock of ours is
-ever held while calling paho.
+Locks: paho calls `on_publish` with its own lock held, so the ack handler only enqueues the message id
+and the sender thread does the bookkeeping. `_handover` is always taken before any paho lock (sender:
+around publishing a batch; paho's thread: around dropping its messages on connect), never after.
 """
 
 from __future__ import annotations
@@ -59,9 +61,13 @@ class CountOutbox:
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._inflight: dict[int, int] = {}  # paho mid -> row id
         self._last_handed = 0
+        self._handover = threading.Lock()
+        self._online = threading.Event()
+        self._restart = threading.Event()
         self._thread = threading.Thread(target=self._send_loop, name="outbox", daemon=True)
         link.on_publish(self._on_puback)
-        link.on_connect(self._wake.set)
+        link.on_connect(self._on_connected)
+        link.on_disconnect(self._online.clear)
         depth = self.stats().depth
         if depth:
             log.info("outbox %s: %d message(s) from before the restart will be sent first", self.path, depth)
@@ -107,6 +113,14 @@ class CountOutbox:
     def start(self) -> None:
         self._thread.start()
 
+    def _on_connected(self) -> None:
+        """In paho's thread, before paho re-sends anything: send the backlog from disk, in order."""
+        with self._handover:
+            self.link.client.drop_out_messages()
+            self._restart.set()
+            self._online.set()
+        self._wake.set()
+
     def _on_puback(self, mid: int) -> None:
         self._acks.put(mid)  # runs in paho's thread with paho's lock held: do nothing more
         self._wake.set()
@@ -116,8 +130,7 @@ class CountOutbox:
             self._wake.wait(0.5)
             self._wake.clear()
             self._settle_acks()
-            if self.link.connected.is_set():
-                self._hand_over()
+            self._hand_over()
 
     def _settle_acks(self) -> None:
         done = []
@@ -134,16 +147,22 @@ class CountOutbox:
                 self._db.executemany("DELETE FROM messages WHERE id = ?", done)
 
     def _hand_over(self) -> None:
-        room = WINDOW - len(self._inflight)
-        if room <= 0:
-            return
-        with self._lock:
-            rows = self._db.execute("SELECT id, camera, payload FROM messages WHERE id > ? ORDER BY id LIMIT ?",
-                                    (self._last_handed, room)).fetchall()
-        for row_id, camera, payload in rows:
-            info = self.link.publish("count", bytes(payload), camera=camera)
-            self._inflight[info.mid] = row_id
-            self._last_handed = row_id
+        with self._handover:
+            if self._restart.is_set():
+                self._restart.clear()
+                self._inflight.clear()
+                self._last_handed = 0
+            room = WINDOW - len(self._inflight)
+            if room <= 0 or not self._online.is_set():
+                return
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT id, camera, payload FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+                    (self._last_handed, room)).fetchall()
+            for row_id, camera, payload in rows:
+                info = self.link.publish("count", bytes(payload), camera=camera)
+                self._inflight[info.mid] = row_id
+                self._last_handed = row_id
         if rows:
             self._wake.set()  # there may be more behind them
 
