@@ -225,7 +225,9 @@ def _add_latency(p: argparse.ArgumentParser) -> None:
     p.add_argument("models", nargs="+", help="store models NAME@VERSION, measured in turn, interleaved")
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--rounds", type=int, default=3, help="alternate the models this many times; median of all")
-    p.add_argument("--write", action="store_true", help="record the figure in each manifest's metrics")
+    p.add_argument("--threads", type=int, help="inference threads (default: OpenVINO's choice)")
+    p.add_argument("--write", action="store_true",
+                   help="record the figure in the manifests of trained or pruned models (packaged ones are left)")
     _add_store_args(p)
     p.set_defaults(run=_run_latency)
 
@@ -241,13 +243,20 @@ def _run_latency(args: argparse.Namespace) -> int:
     samples: dict[str, list[float]] = {ref: [] for ref in models}
     for _ in range(args.rounds):  # interleaved, so a burst of load elsewhere hits every model alike
         for ref, stored in models.items():
-            samples[ref].append(measure_latency_ms(stored.xml, args.device, args.runs // args.rounds))
+            samples[ref].append(measure_latency_ms(stored.xml, args.device, args.runs // args.rounds,
+                                                   threads=args.threads))
     result = {ref: round(statistics.median(values), 3) for ref, values in samples.items()}
     if args.write:
         for ref, stored in models.items():
+            if stored.manifest.provenance.kind not in ("training", "pruning"):
+                continue
+            method = f"median of {args.rounds} interleaved rounds, {args.threads or 'default'} threads"
+            details = dict(stored.manifest.provenance.details, latency_method=method)
+            provenance = stored.manifest.provenance.model_copy(update={"details": details})
             latency = dict(stored.manifest.metrics.latency_ms, **{args.device: result[ref]})
             metrics = stored.manifest.metrics.model_copy(update={"latency_ms": latency})
-            store.write(stored.manifest.model_copy(update={"metrics": metrics}), stored.xml, overwrite=True)
+            update = {"metrics": metrics, "provenance": provenance}
+            store.write(stored.manifest.model_copy(update=update), stored.xml, overwrite=True)
     print(json.dumps(result, indent=2))
     return 0
 
