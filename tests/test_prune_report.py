@@ -33,3 +33,14 @@ def test_table_and_plots(tmp_path: Path) -> None:
     save_lut(hand_lut([layer_lut("a", 8, 64, {16: 1.0, 32: 1.5, 64: 3.0}, [32])]), lut)
     assert "| a | 64 | 32 | 3.000 | 1.500 |" in "\n".join(layer_table(rows()[1], lut))
     assert plot_layers(rows()[1], lut, tmp_path / "l.png").stat().st_size > 1000
+
+
+def test_cli_parses_the_pruning_commands() -> None:
+    from pruning.cli import _parser
+
+    for argv in (["prune", "--checkpoint", "a.pt", "--data", "d", "--out", "o", "--snapshots", "1.2,1.5"],
+                 ["variant", "--run", "r", "--name", "m", "--version", "cp-1.5x"],
+                 ["report", "--bench", "b.json"]):
+        args = _parser().parse_args(argv)
+        assert callable(args.run), argv
+    assert _parser().parse_args(["variant", "--run", "r", "--name", "m", "--version", "v"]).run_dir == Path("r")

@@ -60,7 +60,7 @@ def _run_prune(args: argparse.Namespace) -> int:
 
 
 def _add_variant(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", type=Path, required=True, help="pruning run directory")
+    p.add_argument("--run", dest="run_dir", type=Path, required=True, help="pruning run directory")
     p.add_argument("--from", dest="source", default="final.pt", help="checkpoint in the run (e.g. snap-1.5x-final.pt)")
     p.add_argument("--name", required=True, help="store model name, e.g. ssd-mobilenet")
     p.add_argument("--version", required=True, help="e.g. cp-1.5x or fp-1.5x")
@@ -77,7 +77,7 @@ def _run_variant(args: argparse.Namespace) -> int:
     from models.store import ModelStore
     from pruning.prune.variants import export_variant, summary_line
 
-    stored = export_variant(args.run, args.name, args.version, ModelStore(args.store), args.data, args.source,
+    stored = export_variant(args.run_dir, args.name, args.version, ModelStore(args.store), args.data, args.source,
                             args.split, args.latency_runs, args.parent, args.overwrite)
     print(summary_line(stored))
     return 0
