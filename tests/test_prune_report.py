@@ -19,7 +19,7 @@ def rows() -> list[Row]:
 
 def test_verdicts_judge_the_three_targets() -> None:
     text = "\n".join(verdicts(rows()))
-    assert "m@cp-2x, 2.00x (met the 1.8x target)" in text
+    assert "m@cp-2x, 2.00x (met the 1.8x target)" in text and "parent m@1" in text
     assert "m@cp-2x vs m@fp-2x: latency ratio 0.62 (met <= 0.9)" in text
     assert "LUT estimate m@cp-2x: 5.56 ms vs 5.00 ms measured (+11 %, within 15 %)" in text
 

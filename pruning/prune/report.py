@@ -33,6 +33,7 @@ class Row:
     original: dict[str, int] = field(default_factory=dict)
     speedup: float = 1.0
     lut_ms: float | None = None
+    parent: str | None = None
 
 
 def _row(result: object, store: ModelStore) -> Row:
@@ -48,18 +49,34 @@ def _row(result: object, store: ModelStore) -> Row:
                100 * acc.map50 if acc and acc.map50 is not None else
                (100 * metrics.map50 if metrics.map50 is not None else None),
                acc.count_mae if acc else metrics.count_mae, metrics.flops, metrics.params, lut_speedup,
-               details.get("filters_per_layer", {}), details.get("unpruned_filters_per_layer", {}))
+               details.get("filters_per_layer", {}), details.get("unpruned_filters_per_layer", {}),
+               parent=prov.parent if prov.kind == "pruning" else None)
 
 
-def load_rows(bench: Path, store: ModelStore) -> list[Row]:
+def lut_saving(lut_path: Path, original: dict[str, int], widths: dict[str, int]) -> float:
+    """ms the LUT says the pruned layers (with their consumers) save."""
+    layers = load_lut(lut_path).layers
+    return sum(layers[n].latency_ms(w) - layers[n].latency_ms(widths.get(n, w)) for n, w in original.items()
+               if n in layers)
+
+
+def load_rows(bench: Path, store: ModelStore, luts: dict[str, Path] | None = None) -> list[Row]:
+    """Rows of the bench's CPU results. With a LUT for the model name, a variant's LUT estimate is the
+    parent's measured p50 minus the LUT savings (both on the bench's scale); without, the loop's
+    estimated speedup applied to the parent's p50."""
     report = BenchReport.model_validate_json(bench.read_text())
     rows = [_row(r, store) for r in report.results if r.device == "CPU"]
+    luts = luts or {}
     for row in rows:
-        parent = next((p for p in rows if p.name == row.name and p.method == "unpruned"), None)
-        if parent is not None:
-            row.speedup = parent.p50 / row.p50
-            if row.lut_speedup:
-                row.lut_ms = parent.p50 / row.lut_speedup
+        parent = next((p for p in rows if p.name == row.name and p.method == "unpruned"
+                       and (not row.parent or p.ref == row.parent)), None)
+        if parent is None or row.method == "unpruned":
+            continue
+        row.speedup = parent.p50 / row.p50
+        if row.name in luts and row.original:
+            row.lut_ms = parent.p50 - lut_saving(luts[row.name], row.original, row.widths)
+        elif row.lut_speedup:
+            row.lut_ms = parent.p50 / row.lut_speedup
     return rows
 
 
@@ -84,13 +101,15 @@ def verdicts(rows: list[Row]) -> list[str]:
     lines = []
     for name in sorted({r.name for r in rows}):
         mine = [r for r in rows if r.name == name]
-        parent = next((r for r in mine if r.method == "unpruned"), None)
         cluster = [r for r in mine if r.method.startswith("cluster") and r.map50 is not None]
+        parents = {r.parent for r in cluster}
+        parent = next((r for r in mine if r.method == "unpruned" and (r.ref in parents or not parents)), None)
         if parent is None or parent.map50 is None:
             continue
         ok = [r for r in cluster if parent.map50 - r.map50 <= TARGET_DROP]
         best = max(ok, key=lambda r: r.speedup, default=None)
-        lines.append(f"- {name}: fastest cluster variant within {TARGET_DROP} point of mAP: "
+        lines.append(f"- {name} (parent {parent.ref}, mAP {parent.map50:.2f}): fastest cluster variant within "
+                     f"{TARGET_DROP} point of mAP: "
                      + (f"{best.ref}, {best.speedup:.2f}x ({'met' if best.speedup >= TARGET_SPEEDUP else 'missed'}"
                         f" the {TARGET_SPEEDUP}x target)" if best else "none"))
         for c in cluster:
@@ -180,7 +199,7 @@ def plot_layers(row: Row, lut_path: Path, path: Path) -> Path:
 def write_report(bench: Path, store_root: Path, luts: dict[str, Path], out: Path) -> list[Path]:
     """Write `out` (Markdown), `<out>.png` (trade-off) and `<out>-layers-<name>.png`; returns the paths."""
     report = BenchReport.model_validate_json(bench.read_text())
-    rows = load_rows(bench, ModelStore(store_root))
+    rows = load_rows(bench, ModelStore(store_root), luts)
     if not rows:
         raise ValueError(f"{bench}: no CPU results")
     out.parent.mkdir(parents=True, exist_ok=True)
