@@ -102,7 +102,7 @@ def verdicts(rows: list[Row]) -> list[str]:
     for name in sorted({r.name for r in rows}):
         mine = [r for r in rows if r.name == name]
         cluster = [r for r in mine if r.method.startswith("cluster") and r.map50 is not None]
-        parents = {r.parent for r in cluster}
+        parents = {r.parent for r in cluster if r.parent}
         parent = next((r for r in mine if r.method == "unpruned" and (r.ref in parents or not parents)), None)
         if parent is None or parent.map50 is None:
             continue
