@@ -1,0 +1,1 @@
+"""Datasets: Pascal VOC layout (read/write), teacher autolabelling, synthetic scenes, augmentation."""
