@@ -89,6 +89,8 @@ def _add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lut", action="append", default=[], metavar="ARCH=PATH",
                    help="LUT per architecture, for latency per layer before/after (repeatable)")
     p.add_argument("--out", type=Path, default=Path("docs/pruning-report.md"), help="Markdown; PNGs beside it")
+    p.add_argument("--check-runs", type=int, default=0,
+                   help="also time every variant against its parent with one thread (the LUT's scale), N runs")
     p.set_defaults(run=_run_report)
 
 
@@ -96,7 +98,8 @@ def _run_report(args: argparse.Namespace) -> int:
     from pruning.prune.report import write_report
 
     luts = dict(item.split("=", 1) for item in args.lut)
-    written = write_report(args.bench, args.store, {k: Path(v) for k, v in luts.items()}, args.out)
+    written = write_report(args.bench, args.store, {k: Path(v) for k, v in luts.items()}, args.out,
+                           args.check_runs)
     print(json.dumps([str(p) for p in written]))
     return 0
 

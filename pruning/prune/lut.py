@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.lut import LayerLut, Lut, load_lut
 from models.layer_spec import LayerSpec, ModelSpec
+from models.lut import LayerLut, Lut, load_lut
 from pruning.prune.groups import PruneGroup
 
 
