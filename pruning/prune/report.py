@@ -89,7 +89,8 @@ def table(rows: list[Row]) -> list[str]:
              "LUT est. ms | LUT error |", "|" + " --- |" * 11]
     for r in sorted(rows, key=lambda r: (r.name, r.method != "unpruned", r.method, -r.p50)):
         error = f"{100 * (r.lut_ms / r.p50 - 1):+.0f} %" if r.lut_ms else "-"
-        lines.append(f"| {r.ref} | {r.method} | {r.target} | {r.p50:.2f} | {r.speedup:.2f}x | "
+        speedup = "-" if r.method == "unpruned" else f"{r.speedup:.2f}x"
+        lines.append(f"| {r.ref} | {r.method} | {r.target} | {r.p50:.2f} | {speedup} | "
                      f"{_fmt(r.map50, '.2f')} | {_fmt(r.count_mae, '.3f')} | "
                      f"{_fmt(r.flops and r.flops / 1e9, '.2f')} | {_fmt(r.params and r.params / 1e6, '.2f')} | "
                      f"{_fmt(r.lut_ms, '.2f')} | {error} |")
