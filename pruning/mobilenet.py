@@ -11,9 +11,8 @@ import torch
 from torch import nn
 
 from pruning.config import ModelConfig
-from pruning.ssd.anchors import anchors_per_cell
 from pruning.ssd.layers import ConvUnit, make_divisible
-from pruning.ssd.ssd import SSD, SSDLiteHead
+from pruning.ssd.ssd import SSD, SSDLiteHead, assemble
 
 # (expansion t, channels c, repeats n, first stride s): torchvision's MobileNetV2 table.
 INVERTED_RESIDUAL_SETTING = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -94,23 +93,8 @@ class ExtraSeparable(nn.Sequential):
 
 def build(config: ModelConfig) -> SSD:
     """SSD-MobileNet for `config` (arch 'ssd-mobilenet')."""
-    w, widths = config.width_mult, config.widths
-    backbone = MobileNetV2Backbone(w, widths)
-    channels = backbone.out_channels
-    extras, cin = [], channels[-1]
-    for k, depth in enumerate(EXTRA_DEPTHS):
-        name = f"extras.{k}"
-        mid = widths.get(f"{name}.reduce", make_divisible(depth * w / 2))
-        out = widths.get(f"{name}.expand", make_divisible(depth * w))
-        extras.append(ExtraSeparable(cin, mid, out))
-        channels.append(out)
-        cin = out
-    anchor_config = config.anchors.to_config()
-    per_cell = anchors_per_cell(anchor_config, len(channels))
-    cls = nn.ModuleList(SSDLiteHead(c, a * config.num_classes) for c, a in zip(channels, per_cell, strict=True))
-    loc = nn.ModuleList(SSDLiteHead(c, a * 4) for c, a in zip(channels, per_cell, strict=True))
-    return SSD(backbone, nn.ModuleList(extras), cls, loc, config.num_classes, anchor_config,
-               tuple(config.input_size))
+    backbone = MobileNetV2Backbone(config.width_mult, config.widths)
+    return assemble(config, backbone, ExtraSeparable, "expand", SSDLiteHead, EXTRA_DEPTHS)
 
 
 def _head_dws(index: int) -> tuple[str, str]:

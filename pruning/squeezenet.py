@@ -13,9 +13,8 @@ import torch
 from torch import nn
 
 from pruning.config import ModelConfig
-from pruning.ssd.anchors import anchors_per_cell
 from pruning.ssd.layers import ConvUnit, make_divisible
-from pruning.ssd.ssd import SSD, SSDHead
+from pruning.ssd.ssd import SSD, SSDHead, assemble
 
 # (squeeze, expand1x1, expand3x3) of fire2..fire9; a max pool precedes fire2, fire4 and fire6.
 FIRE_SETTING = [(16, 64, 64), (16, 64, 64), (32, 128, 128), (32, 128, 128),
@@ -86,23 +85,8 @@ class Extra(nn.Sequential):
 
 def build(config: ModelConfig) -> SSD:
     """SSD-SqueezeNet for `config` (arch 'ssd-squeezenet')."""
-    w, widths = config.width_mult, config.widths
-    backbone = SqueezeNetBackbone(w, widths)
-    channels = backbone.out_channels
-    extras, cin = [], channels[-1]
-    for k, depth in enumerate(EXTRA_DEPTHS):
-        name = f"extras.{k}"
-        mid = widths.get(f"{name}.reduce", make_divisible(depth * w / 2))
-        out = widths.get(f"{name}.conv", make_divisible(depth * w))
-        extras.append(Extra(cin, mid, out))
-        channels.append(out)
-        cin = out
-    anchor_config = config.anchors.to_config()
-    per_cell = anchors_per_cell(anchor_config, len(channels))
-    cls = nn.ModuleList(SSDHead(c, a * config.num_classes) for c, a in zip(channels, per_cell, strict=True))
-    loc = nn.ModuleList(SSDHead(c, a * 4) for c, a in zip(channels, per_cell, strict=True))
-    return SSD(backbone, nn.ModuleList(extras), cls, loc, config.num_classes, anchor_config,
-               tuple(config.input_size))
+    backbone = SqueezeNetBackbone(config.width_mult, config.widths)
+    return assemble(config, backbone, Extra, "conv", SSDHead, EXTRA_DEPTHS)
 
 
 def wire(graph: "LayerGraph") -> None:  # noqa: F821 (structure imports us)

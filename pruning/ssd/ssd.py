@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from pruning.ssd import anchors as anchor_gen
 from pruning.ssd.anchors import AnchorConfig
-from pruning.ssd.layers import ConvUnit
+from pruning.ssd.layers import ConvUnit, make_divisible
+
+if TYPE_CHECKING:
+    from pruning.config import ModelConfig
 
 
 class SSD(nn.Module):
@@ -69,3 +75,30 @@ class SSDHead(nn.Sequential):
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.out = ConvUnit(cin, cout, 3, bn=False, act=None)
+
+
+def assemble(
+    config: ModelConfig,
+    backbone: nn.Module,
+    extra: Callable[[int, int, int], nn.Module],
+    extra_out: str,
+    head: Callable[[int, int], nn.Module],
+    extra_depths: tuple[int, ...],
+) -> SSD:
+    """An SSD from a backbone: extra feature layers (`extras.<k>.reduce` / `extras.<k>.<extra_out>` widths
+    taken from `config.widths` when pruned), then class and box heads on every feature map."""
+    w, widths = config.width_mult, config.widths
+    channels = list(backbone.out_channels)
+    extras, cin = [], channels[-1]
+    for k, depth in enumerate(extra_depths):
+        mid = widths.get(f"extras.{k}.reduce", make_divisible(depth * w / 2))
+        out = widths.get(f"extras.{k}.{extra_out}", make_divisible(depth * w))
+        extras.append(extra(cin, mid, out))
+        channels.append(out)
+        cin = out
+    anchor_config = config.anchors.to_config()
+    per_cell = anchor_gen.anchors_per_cell(anchor_config, len(channels))
+    cls = nn.ModuleList(head(c, a * config.num_classes) for c, a in zip(channels, per_cell, strict=True))
+    loc = nn.ModuleList(head(c, a * 4) for c, a in zip(channels, per_cell, strict=True))
+    return SSD(backbone, nn.ModuleList(extras), cls, loc, config.num_classes, anchor_config,
+               tuple(config.input_size))
