@@ -20,11 +20,11 @@ from pathlib import Path
 import openvino as ov
 
 from agent.profile.graphs import conv_pair_spec
-from models.lut import LayerLut, load_lut
 from agent.profile.spec_io import load_spec
 from agent.profile.sweep import SweepSettings, profile_layer, profile_spec
 from agent.profile.timing import Timer, TimingSettings
 from models.layer_spec import ModelSpec
+from models.lut import LayerLut, load_lut
 
 DOC_COUNTS = (40, 42, 44, 46, 48, 49, 52, 56, 60, 63, 64, 65, 68)
 DOC_MS = (1.39, 1.30, 1.20, 1.20, 1.22, 1.48, 1.49, 1.52, 1.57, 1.60, 1.76, 2.06, 1.97)

@@ -66,7 +66,7 @@ def test_tracker_keeps_ids_and_survives_a_missed_frame() -> None:
     ],
 )
 def test_line_totals_are_exact(walkers: list[list[tuple[float, float]]], expected: tuple[int, int]) -> None:
-    frames = [list(positions) for positions in zip(*walkers)]
+    frames = [list(positions) for positions in zip(*walkers, strict=True)]
     assert run(door_counter(), frames) == expected
 
 
@@ -85,7 +85,7 @@ def test_crossing_beside_the_segment_is_not_counted() -> None:
     short_door = LineConfig(start=(0.4, 0.5), end=(0.6, 0.5), inside=(0.5, 1.0), min_frames=2)
     beside = walk(100, 400, 20, x=50)
     through = walk(100, 400, 20, x=320)
-    assert run(door_counter(short_door), [[a, b] for a, b in zip(beside, through)]) == (1, 0)
+    assert run(door_counter(short_door), [[a, b] for a, b in zip(beside, through, strict=True)]) == (1, 0)
 
 
 def test_line_counter_trigger_returns_arrays() -> None:

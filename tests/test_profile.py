@@ -11,11 +11,11 @@ import pytest
 from agent import exit_codes
 from agent.cli import main
 from agent.profile.graphs import build_layer_model, conv_pair_spec
-from models.lut import LutError, load_lut
 from agent.profile.spec_io import SpecError, load_spec, profiled_layers
 from agent.profile.sweep import SweepSettings, profile_spec
 from agent.profile.timing import Timer, TimingSettings
 from models.layer_spec import LayerSpec, ModelSpec
+from models.lut import LutError, load_lut
 
 FAST = TimingSettings(warmup=2, rounds=5, reps=8)
 

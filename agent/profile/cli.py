@@ -81,10 +81,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
     import openvino as ov
 
     from agent.devices import is_available
-    from models.lut import LutError
     from agent.profile.spec_io import SpecError, profiled_layers
     from agent.profile.sweep import SweepSettings, profile_spec
     from agent.profile.timing import Timer, TimingSettings
+    from models.lut import LutError
     from models.store import ModelStoreError
 
     try:

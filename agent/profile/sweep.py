@@ -20,7 +20,6 @@ import numpy as np
 import openvino as ov
 
 from agent.profile.graphs import build_layer_model
-from models.lut import LayerLut, Lut, LutError, LutPoint, load_lut, save_lut
 from agent.profile.spec_io import profiled_layers
 from agent.profile.steps import (
     StepRule,
@@ -32,6 +31,7 @@ from agent.profile.steps import (
 )
 from agent.profile.timing import Measurement, Timer
 from models.layer_spec import LayerSpec, ModelSpec
+from models.lut import LayerLut, Lut, LutError, LutPoint, load_lut, save_lut
 
 Progress = Callable[[str], None]
 

@@ -120,7 +120,7 @@ def write_dataset(root: Path, frames: list[FrameBoxes], policy: LabelPolicy, siz
     """Annotations, splits (time order) and `autolabel.json` (policy, teacher, counts)."""
     kept = select(frames, policy)
     ids = [f"{prefix}_{f.index:06d}" for f in frames]
-    for image_id, boxes in zip(ids, kept):
+    for image_id, boxes in zip(ids, kept, strict=True):
         write_annotation(root / "Annotations" / f"{image_id}.xml", f"{image_id}.jpg", size[0], size[1],
                          boxes, [policy.label] * len(boxes))
     cut = int(round(len(ids) * train_fraction))

@@ -47,5 +47,5 @@ class DetectionDataset(Dataset):
 
 def collate(batch: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
             ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-    images, boxes, labels = zip(*batch)
+    images, boxes, labels = zip(*batch, strict=True)
     return torch.stack(images), list(boxes), list(labels)

@@ -102,7 +102,7 @@ def crossings(people: list[Person], line_y: float) -> tuple[int, int]:
         ys = person.path[:, 1][~np.isnan(person.path[:, 1])]
         side = np.sign(ys - line_y)
         side = side[side != 0]
-        for a, b in zip(side[:-1], side[1:]):
+        for a, b in zip(side[:-1], side[1:], strict=True):
             entered += int(a < 0 < b)
             left += int(a > 0 > b)
     return entered, left

@@ -113,12 +113,12 @@ def write_annotation(path: Path, image_name: str, width: int, height: int, boxes
     size = ET.SubElement(root, "size")
     for tag, value in (("width", width), ("height", height), ("depth", 3)):
         ET.SubElement(size, tag).text = str(value)
-    for box, name in zip(boxes, names):
+    for box, name in zip(boxes, names, strict=True):
         obj = ET.SubElement(root, "object")
         ET.SubElement(obj, "name").text = name
         ET.SubElement(obj, "difficult").text = "0"
         bnd = ET.SubElement(obj, "bndbox")
-        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), box):
+        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), box, strict=True):
             ET.SubElement(bnd, tag).text = f"{float(value):.1f}"
     ET.indent(root)
     path.parent.mkdir(parents=True, exist_ok=True)
