@@ -50,3 +50,29 @@ class ModelSpec(BaseModel):
             if layer.name == name:
                 return layer
         raise KeyError(f"no layer named {name!r} in spec of {self.model}")
+
+    def split_concat_readers(self) -> ModelSpec:
+        """The same spec with every consumer that reads a concat cloned per producer, so each layer can be
+        timed with its consumers alone (SqueezeNet fire modules: expand1x1 and expand3x3 feed the next
+        squeeze together).
+
+        A clone is named `<consumer>@<producer>` and reads only that producer's channels: its latency
+        saving per removed channel is the same. Prunable layers keep their names and shapes; a spec
+        without concats comes back unchanged, and applying it twice changes nothing more.
+        """
+        by_name = {layer.name: layer for layer in self.layers}
+        layers: list[LayerSpec] = []
+        clones: list[LayerSpec] = []
+        for layer in self.layers:
+            consumers = []
+            for name in layer.consumers:
+                reader = by_name[name]
+                if reader.kind == "depthwise" or reader.in_channels == layer.out_channels:
+                    consumers.append(name)
+                    continue
+                clone = reader.model_copy(update={"name": f"{name}@{layer.name}", "in_channels": layer.out_channels,
+                                                  "consumers": [], "prunable": False, "group": None})
+                clones.append(clone)
+                consumers.append(clone.name)
+            layers.append(layer.model_copy(update={"consumers": consumers}))
+        return self.model_copy(update={"layers": layers + clones})

@@ -126,3 +126,15 @@ def test_conv_pair_steps_on_this_cpu(tmp_path: Path, core: ov.Core) -> None:
     assert layer.latency_ms(49) > layer.latency_ms(48)
     assert lut.threads == "1" and lut.streams == "1" and lut.precision
     assert load_lut(out) == lut
+
+
+def test_squeezenet_spec_with_concat_readers_builds_graphs() -> None:
+    """Fire modules: expand1x1 and expand3x3 feed the next squeeze together; each is timed alone."""
+    from agent.profile.graphs import build_layer_model
+    from agent.profile.spec_io import load_spec, profiled_layers
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "pruning" / "checkpoints" / "ssd-squeezenet.spec.json")
+    expand = next(layer for layer in profiled_layers(spec) if layer.name.endswith("expand3x3"))
+    assert all("@" in c for c in expand.consumers)
+    model = build_layer_model(spec, expand, kept=expand.out_channels // 2)
+    assert len(model.get_ordered_ops()) > 3

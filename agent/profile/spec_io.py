@@ -31,7 +31,7 @@ def load_spec(path: Path | str) -> ModelSpec:
         )
         raise SpecError(f"{path}: invalid layer spec: {problems}") from exc
     check_spec(spec, str(path))
-    return spec
+    return spec.split_concat_readers()  # consumers reading a concat are timed per producer
 
 
 def check_spec(spec: ModelSpec, source: str) -> None:

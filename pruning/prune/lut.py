@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.layer_spec import LayerSpec, ModelSpec
+from models.layer_spec import ModelSpec
 from models.lut import LayerLut, Lut, load_lut
 from pruning.prune.groups import PruneGroup
 
@@ -83,26 +83,5 @@ class LayerLatency:
 
 
 def profiling_spec(spec: ModelSpec) -> ModelSpec:
-    """A spec `headcount-agent profile` can time when consumers read a concat (SqueezeNet fire modules).
-
-    The profiler feeds a consumer with the layer's own output, so a consumer that also reads other
-    producers' channels cannot be built. Each such consumer is cloned per producer as
-    `<consumer>@<producer>`, reading only that producer's channels: its latency saving per removed
-    channel is the same, and the prunable roots keep their names and shapes.
-    """
-    by_name = {layer.name: layer for layer in spec.layers}
-    layers: list[LayerSpec] = []
-    clones: list[LayerSpec] = []
-    for layer in spec.layers:
-        consumers = []
-        for name in layer.consumers:
-            reader = by_name[name]
-            if reader.kind == "depthwise" or reader.in_channels == layer.out_channels:
-                consumers.append(name)
-                continue
-            clone = reader.model_copy(update={"name": f"{name}@{layer.name}", "in_channels": layer.out_channels,
-                                              "consumers": [], "prunable": False, "group": None})
-            clones.append(clone)
-            consumers.append(clone.name)
-        layers.append(layer.model_copy(update={"consumers": consumers}))
-    return spec.model_copy(update={"layers": layers + clones})
+    """The spec as `headcount-agent profile` times it (concat readers cloned per producer)."""
+    return spec.split_concat_readers()
