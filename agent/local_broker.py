@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
@@ -33,10 +34,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
 class LocalBroker:
     """`with LocalBroker() as broker: ... broker.port ...`; `stop()`/`start()` simulate an outage."""
 
-    def __init__(self, port: int | None = None, workdir: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, workdir: Path | None = None, tls: BrokerTls | None = None,
+                 password_file: Path | None = None) -> None:
+        """`tls`: serve TLS with these files; `password_file`: require a user and password from it
+        (made with `mosquitto_passwd`) instead of allowing anonymous clients."""
         binary = find_mosquitto()
         if binary is None:
             raise BrokerError("mosquitto is not installed (Debian: apt-get install mosquitto; `make` does it)")
@@ -50,8 +61,9 @@ class LocalBroker:
             # persistence file and log would silently go missing. Stay the user who started it.
             f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
+            + (f"cafile {tls.ca_file}\ncertfile {tls.cert_file}\nkeyfile {tls.key_file}\n" if tls else "")
+            + (f"allow_anonymous false\npassword_file {password_file}\n" if password_file else "allow_anonymous true\n")
+            + "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "autosave_interval 1\n"
             "max_queued_messages 100000\n"
