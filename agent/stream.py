@@ -49,6 +49,12 @@ class FrameSlot:
             self._frame = frame
             self._cond.notify_all()
 
+    @property
+    def holds_frame(self) -> bool:
+        """A frame is waiting to be taken."""
+        with self._cond:
+            return self._frame is not None
+
     def take(self, timeout: float) -> Frame | None:
         with self._cond:
             if self._frame is None:

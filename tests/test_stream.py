@@ -53,7 +53,7 @@ def test_realtime_file_drops_stale_frames_for_a_slow_consumer(tmp_path: Path) ->
     reader = CameraReader(CameraConfig(name="c", source=str(clip), realtime=True), stop)
     reader.start()
     taken = []
-    while reader.is_alive() or reader.slot._frame is not None:
+    while reader.is_alive() or reader.slot.holds_frame:
         got = reader.slot.take(timeout=0.2)
         if got:
             taken.append(got.index)
