@@ -114,6 +114,10 @@ class CameraConfig(_Section):
     stall_timeout_s: float = Field(default=10.0, gt=0, description="No frame for this long: reconnect.")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest wait between reconnect attempts.")
 
+    @property
+    def is_file(self) -> bool:
+        return is_file_source(self.source)
+
 
 class TelemetryConfig(_Section):
     interval_s: float = Field(default=10.0, gt=0, description="Seconds between telemetry messages.")
@@ -205,10 +209,11 @@ def _resolve_paths(config: AgentConfig, base: Path, state_directory: str | None)
     state = Path(state_directory.split(":")[0]) if state_directory else base
     config.queue.path = resolve(config.queue.path, state)
     for camera in config.cameras:
-        if _is_file_source(camera.source):
+        if camera.is_file:
             camera.source = str(resolve(Path(camera.source)))
     return config
 
 
-def _is_file_source(source: str) -> bool:
+def is_file_source(source: str) -> bool:
+    """A camera source that is a video file: not a URL (`rtsp://...`) and not a USB index (`0`)."""
     return "://" not in source and not source.isdigit()

@@ -68,9 +68,13 @@ class CountOutbox:
         link.on_publish(self._on_puback)
         link.on_connect(self._on_connected)
         link.on_disconnect(self._online.clear)
-        depth = self.stats().depth
-        if depth:
-            log.info("outbox %s: %d message(s) from before the restart will be sent first", self.path, depth)
+        # Depth and drops are kept in memory (read from disk once here) so that neither a put nor a
+        # telemetry sample has to count the table.
+        (self._depth,) = self._db.execute("SELECT COUNT(*) FROM messages").fetchone()
+        row = self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
+        self._dropped = row[0] if row else 0
+        if self._depth:
+            log.info("outbox %s: %d message(s) from before the restart will be sent first", self.path, self._depth)
 
     # ---- producer side --------------------------------------------------------------------------
     def put(self, message: CountMessage) -> CountMessage:
@@ -85,16 +89,18 @@ class CountOutbox:
                 db.execute("INSERT INTO messages (camera, seq, payload) VALUES (?, ?, ?)",
                            (message.camera, seq, numbered.to_json()))
                 db.execute("INSERT OR REPLACE INTO sequence (camera, next) VALUES (?, ?)", (message.camera, seq + 1))
-                self._enforce_bound()
+                dropped = self._enforce_bound(self._depth + 1)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self._depth += 1 - dropped
+            self._dropped += dropped
         self._wake.set()
         return numbered
 
-    def _enforce_bound(self) -> None:
-        (depth,) = self._db.execute("SELECT COUNT(*) FROM messages").fetchone()
+    def _enforce_bound(self, depth: int) -> int:
+        """Drop the oldest messages beyond the bound (inside the caller's transaction); returns how many."""
         excess = depth - self.max_messages
         if excess > 0:
             self._db.execute("DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?)",
@@ -102,12 +108,11 @@ class CountOutbox:
             self._db.execute("INSERT INTO counters (name, value) VALUES ('dropped', ?) "
                              "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (excess,))
             log.warning("outbox full (%d messages): dropped the %d oldest", self.max_messages, excess)
+        return max(excess, 0)
 
     def stats(self) -> QueueStats:
         with self._lock:
-            (depth,) = self._db.execute("SELECT COUNT(*) FROM messages").fetchone()
-            row = self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
-        return QueueStats(depth, row[0] if row else 0)
+            return QueueStats(self._depth, self._dropped)
 
     # ---- sender side ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -144,7 +149,7 @@ class CountOutbox:
                 done.append((row_id,))
         if done:
             with self._lock:
-                self._db.executemany("DELETE FROM messages WHERE id = ?", done)
+                self._depth -= self._db.executemany("DELETE FROM messages WHERE id = ?", done).rowcount
 
     def _hand_over(self) -> None:
         with self._handover:

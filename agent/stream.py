@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from agent.config import CameraConfig
+from agent.config import CameraConfig, is_file_source
 from agent.telemetry import CameraCounters
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def open_capture(source: str, timeout_s: float) -> Any:
     """`cv2.VideoCapture` for a file path, URL or USB index, with open/read timeouts where supported."""
     if source.isdigit():
         return cv2.VideoCapture(int(source))
-    if "://" not in source and not Path(source).is_file():
+    if is_file_source(source) and not Path(source).is_file():
         raise FileNotFoundError(f"video file {source} not found")
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(timeout_s * 1000), cv2.CAP_PROP_READ_TIMEOUT_MSEC,
               int(timeout_s * 1000)]
@@ -98,7 +98,7 @@ class CameraReader(threading.Thread):
         self.state = "starting"
         self.frames_read = 0
         self.reconnects = 0
-        self.is_file = "://" not in config.source and not config.source.isdigit()
+        self.is_file = config.is_file
 
     def counters(self, frames_processed: int) -> CameraCounters:
         return CameraCounters(self.state, self.frames_read, frames_processed, self.slot.dropped, self.reconnects)
