@@ -22,29 +22,13 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 
-from agent.config import load_config
+from agent.config import AgentConfig, CameraConfig, ModelConfig, MqttConfig, QueueConfig, TelemetryConfig
 from agent.daemon import Agent
 from agent.local_broker import LocalBroker
 from models.manifest import Manifest
 from models.store import MANIFEST, ModelStore, write_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = """
-device_id = "bench"
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-[model]
-store = "{store}"
-devices = ["CPU"]
-[telemetry]
-interval_s = 1
-[[cameras]]
-name = "clip"
-source = "{video}"
-loop = true
-realtime = true
-"""
 
 
 def two_versions(root: Path) -> None:
@@ -65,10 +49,14 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     with LocalBroker() as broker, tempfile.TemporaryDirectory() as tmp:
         two_versions(Path(tmp) / "store")
-        path = Path(tmp) / "agent.toml"
-        path.write_text(CONFIG.format(port=broker.port, store=Path(tmp) / "store", video=ROOT / "data/vtest.avi"))
+        config = AgentConfig(
+            device_id="bench", mqtt=MqttConfig(host="127.0.0.1", port=broker.port),
+            model=ModelConfig(store=Path(tmp) / "store", devices=["CPU"]), telemetry=TelemetryConfig(interval_s=1),
+            queue=QueueConfig(path=Path(tmp) / "queue.sqlite"),
+            cameras=[CameraConfig(name="clip", source=str(ROOT / "data" / "vtest.avi"), loop=True)],
+        )
         stop = threading.Event()
-        agent = Agent(load_config(path), path.read_bytes(), stop)
+        agent = Agent(config, stop=stop)
         runner = threading.Thread(target=agent.run)
         runner.start()
         results: queue.Queue[dict] = queue.Queue()

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import cv2
 import numpy as np
@@ -21,8 +22,24 @@ STORE = ROOT / "models"
 SAMPLE_VIDEO = ROOT / "data" / "vtest.avi"
 
 
+class Recording:
+    """Something that records what arrives under `self._cond` and lets a test wait for a condition on it."""
+
+    _cond: threading.Condition
+
+    def wait_for(self, predicate: Callable[[Self], bool], timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.2))
+        return True
+
+
 @dataclass
-class Subscriber:
+class Subscriber(Recording):
     """A real MQTT client that records every message it receives."""
 
     port: int
@@ -52,16 +69,6 @@ class Subscriber:
 
     def json(self, suffix: str) -> list[dict]:
         return [json.loads(p) for p in self.payloads(suffix)]
-
-    def wait_for(self, predicate: Callable[[Subscriber], bool], timeout: float = 30.0) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(min(remaining, 0.2))
-        return True
 
     def close(self) -> None:
         self.client.loop_stop()

@@ -9,7 +9,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -19,11 +19,11 @@ import pytest
 from agent import exit_codes
 from agent.liveness import Liveness
 from agent.notify import Notifier
-from tests.helpers import agent_config, finish, start_agent
+from tests.helpers import Recording, agent_config, finish, start_agent
 
 
 @dataclass
-class NotifyListener:
+class NotifyListener(Recording):
     """What systemd's end of `$NOTIFY_SOCKET` sees: every datagram, with its arrival time."""
 
     address: str  # a path, or "@name" for the abstract namespace
@@ -54,16 +54,6 @@ class NotifyListener:
     def with_key(self, key: str, value: str | None = None) -> list[tuple[float, dict[str, str]]]:
         with self._cond:
             return [(t, m) for t, m in self.messages if key in m and (value is None or m[key] == value)]
-
-    def wait_for(self, predicate: Callable[[NotifyListener], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(min(remaining, 0.2))
-        return True
 
     def close(self) -> None:
         self._closed.set()
