@@ -140,13 +140,15 @@ class CameraReader(threading.Thread):
         next_due = time.monotonic()
         got = False
         while not self.stop_event.is_set():
-            if self.is_file and not self.config.realtime:
-                self.slot.wait_empty(self.stop_event)
             started = time.perf_counter()
             ok, image = capture.read()
             decode_s = time.perf_counter() - started
             if not ok or image is None:
                 return got
+            if self.is_file and not self.config.realtime:
+                # Read one frame ahead, then wait for the slot: the next frame is decoded while the
+                # current one is inferred, and none is dropped.
+                self.slot.wait_empty(self.stop_event)
             got = True
             self.state = "streaming"
             self.slot.put(Frame(image, self.frames_read, time.time(), decode_s))
