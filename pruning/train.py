@@ -25,6 +25,7 @@ from pruning.architectures import build_model
 from pruning.config import ModelConfig
 from pruning.data.dataset import DetectionDataset, collate
 from pruning.data.voc import load_dataset
+from pruning.distill import Distiller
 from pruning.ssd.loss import multibox_loss
 from pruning.ssd.matching import match
 from pruning.ssd.ssd import SSD
@@ -82,18 +83,26 @@ def initial_model(cfg: TrainConfig) -> SSD:
     return model
 
 
-def train_step(model: SSD, optimizer: torch.optim.Optimizer, batch: tuple) -> dict[str, float]:
+def train_step(model: SSD, optimizer: torch.optim.Optimizer, batch: tuple,
+               distiller: Distiller | None = None) -> dict[str, float]:
+    """One optimizer step on the MultiBox loss (plus the distillation loss when a teacher is given)."""
     images, boxes, labels = batch
     targets = [match(b, lab, model.anchors) for b, lab in zip(boxes, labels, strict=True)]
     loc_t = torch.stack([t[0] for t in targets])
     labels_t = torch.stack([t[1] for t in targets])
     loc, conf = model(images)
     parts = multibox_loss(loc, conf, loc_t, labels_t)
+    loss = parts.total
+    losses = {"loc": parts.loc.item(), "conf": parts.conf.item()}
+    if distiller is not None:
+        distill = distiller.loss(images, loc, conf, (labels_t > 0).sum())
+        loss = loss + distill
+        losses["distill"] = distill.item()
     optimizer.zero_grad(set_to_none=True)
-    parts.total.backward()
+    loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
     optimizer.step()
-    return {"loss": parts.total.item(), "loc": parts.loc.item(), "conf": parts.conf.item()}
+    return {"loss": loss.item(), **losses}
 
 
 def _seed(seed: int) -> None:

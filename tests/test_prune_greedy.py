@@ -80,6 +80,34 @@ def test_resume_after_interruption_matches_uninterrupted(method: str, parent: Pa
         assert a["stop_reason"].startswith("target reached")
 
 
+class DiesInFinalFinetune(Pruner):
+    """Saves the final fine-tune's progress every step and dies right after the second save."""
+
+    progress_every = 1
+
+    def _save_progress(self, path, model, progress):  # type: ignore[no-untyped-def]
+        super()._save_progress(path, model, progress)
+        if progress.done == 2:
+            raise Interrupted
+
+
+def test_final_finetune_resumes_after_interruption(parent: Path, synth_voc: Path, tmp_path: Path) -> None:  # noqa: F811
+    common = dict(target_speedup=1.006, final_finetune_steps=4, distill=1.0, snapshots=[])
+    Pruner(settings(parent, synth_voc, tmp_path / "whole", **common), progress=False).run()
+    crashed = tmp_path / "crashed"
+    with pytest.raises(Interrupted):
+        DiesInFinalFinetune(settings(parent, synth_voc, crashed, **common), progress=False).run()
+    assert (crashed / "final.progress.pt").is_file() and not (crashed / "final.pt").exists()
+    Pruner(settings(parent, synth_voc, crashed, **common), progress=False).run()
+    assert not (crashed / "final.progress.pt").exists()
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (tmp_path / "whole", crashed))
+    assert a["widths"] == b["widths"] and a["val_map50"] == pytest.approx(b["val_map50"], abs=1e-6)
+    whole, _ = checkpoint.load_model(tmp_path / "whole" / "final.pt")
+    resumed, _ = checkpoint.load_model(crashed / "final.pt")
+    for x, y in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(x.float(), y.float(), atol=1e-4)
+
+
 def test_snapshot_and_settings_guard(parent: Path, synth_voc: Path, tmp_path: Path) -> None:  # noqa: F811
     pruner = Pruner(settings(parent, synth_voc, tmp_path / "run", target_speedup=1.006), progress=False)
     pruner.run()

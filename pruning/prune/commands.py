@@ -33,6 +33,8 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--finetune-every", type=int, default=5)
     p.add_argument("--finetune-steps", type=int, default=10)
     p.add_argument("--final-finetune-steps", type=int, default=100)
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="weight of distillation from the parent in every fine-tune (0: the labels alone)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--val-every", type=int, default=5, help="every N-th train image is held out for validation")

@@ -6,19 +6,25 @@ uninterrupted one would have done.
 
 from __future__ import annotations
 
+import logging
 import math
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch.utils.data import DataLoader
 
 from pruning.data.dataset import DetectionDataset, collate
 from pruning.data.voc import Annotation
+from pruning.distill import Distiller
 from pruning.evaluate import EvalReport, TorchPredictor, evaluate
 from pruning.ssd.loss import multibox_loss
 from pruning.ssd.matching import match
 from pruning.ssd.ssd import SSD
 from pruning.train import train_step
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,6 +34,17 @@ class FinetuneSettings:
     weight_decay: float = 1e-4
     max_expand: float = 2.0
     seed: int = 0
+    log_every: int = 50
+    """Log progress every this many steps of a fine-tune that has more than that many."""
+
+
+@dataclass
+class FinetuneProgress:
+    """Where a long fine-tune stands (steps done, loss so far, optimizer state), so that it resumes."""
+
+    done: int
+    loss_sum: float
+    optimizer: dict = field(default_factory=dict)
 
 
 def detection_loss(model: SSD, batch: tuple) -> torch.Tensor:
@@ -40,16 +57,24 @@ def detection_loss(model: SSD, batch: tuple) -> torch.Tensor:
 
 
 def batches(annotations: list[Annotation], model: SSD, settings: FinetuneSettings, key: int,
-            augment: bool = True) -> DataLoader:
-    """A shuffled loader whose order and augmentations depend only on (seed, key)."""
+            augment: bool = True, skip: int = 0) -> DataLoader:
+    """A shuffled loader whose order and augmentations depend only on (seed, key); `skip` first batches
+    left out (a resumed fine-tune continues mid-epoch without loading them)."""
     dataset = DetectionDataset(annotations, tuple(model.input_size), augment, settings.seed, settings.max_expand)
     dataset.epoch = key
     generator = torch.Generator().manual_seed(settings.seed * 100_003 + key)
-    return DataLoader(dataset, settings.batch_size, shuffle=True, collate_fn=collate, generator=generator)
+    order = torch.randperm(len(dataset), generator=generator).tolist()[skip * settings.batch_size:]
+    return DataLoader(dataset, settings.batch_size, sampler=order, collate_fn=collate)
 
 
-def finetune(model: SSD, annotations: list[Annotation], steps: int, settings: FinetuneSettings, key: int) -> float:
-    """`steps` AdamW steps with cosine decay (fresh optimizer: the shapes just changed); mean loss."""
+def finetune(model: SSD, annotations: list[Annotation], steps: int, settings: FinetuneSettings, key: int,
+             distiller: Distiller | None = None, resume: FinetuneProgress | None = None,
+             on_progress: Callable[[FinetuneProgress], None] | None = None, save_every: int = 50) -> float:
+    """`steps` AdamW steps with cosine decay (fresh optimizer: the shapes just changed); mean loss.
+
+    With `on_progress`, the progress is handed over every `save_every` steps; the same call with that
+    progress as `resume` (and the model as it was then) continues exactly where it stood.
+    """
     if steps <= 0:
         return float("nan")
     torch.manual_seed(settings.seed * 100_003 + key)
@@ -57,17 +82,29 @@ def finetune(model: SSD, annotations: list[Annotation], steps: int, settings: Fi
     rest = [p for p in model.parameters() if p.ndim <= 1]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
                                    {"params": rest, "weight_decay": 0.0}], lr=settings.lr)
+    done, total = 0, 0.0
+    if resume is not None:
+        optimizer.load_state_dict(resume.optimizer)
+        done, total = resume.done, resume.loss_sum
+        log.info("fine-tune resumed at step %d of %d", done, steps)
+    per_epoch = math.ceil(len(annotations) / settings.batch_size)
+    started, first = time.time(), done
     model.train()
-    done, total, epoch = 0, 0.0, 0
     while done < steps:
-        for batch in batches(annotations, model, settings, key * 1000 + epoch):
+        epoch, offset = divmod(done, per_epoch)
+        for batch in batches(annotations, model, settings, key * 1000 + epoch, skip=offset):
             for group in optimizer.param_groups:
                 group["lr"] = settings.lr * 0.5 * (1 + math.cos(math.pi * done / steps))
-            total += train_step(model, optimizer, batch)["loss"]
+            total += train_step(model, optimizer, batch, distiller)["loss"]
             done += 1
+            if on_progress is not None and done % save_every == 0 and done < steps:
+                on_progress(FinetuneProgress(done, total, optimizer.state_dict()))
+            if steps > settings.log_every and done % settings.log_every == 0:
+                rate = (time.time() - started) / (done - first)
+                log.info("fine-tune %d/%d steps, loss %.3f, ETA %.0f s", done, steps, total / done,
+                         rate * (steps - done))
             if done >= steps:
                 break
-        epoch += 1
     model.eval()
     return total / steps
 

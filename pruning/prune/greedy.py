@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -20,10 +21,18 @@ from tqdm import tqdm
 from pruning import checkpoint
 from pruning.architectures import unit_widths
 from pruning.data.voc import load_dataset
+from pruning.distill import Distiller
 from pruning.flops import count_flops, count_params
 from pruning.prune.clusters import Candidate, FlopCost, best_cluster
 from pruning.prune.conventional import lowest_filters
-from pruning.prune.finetune import FinetuneSettings, detection_loss, finetune, split_validation, validate
+from pruning.prune.finetune import (
+    FinetuneProgress,
+    FinetuneSettings,
+    detection_loss,
+    finetune,
+    split_validation,
+    validate,
+)
 from pruning.prune.importance import Taylor, make_importance
 from pruning.prune.lut import LayerLatency
 from pruning.prune.records import Change, PruneSettings, RunState, StepRecord
@@ -39,6 +48,9 @@ FINAL_KEY = 1_000_000
 
 class Pruner:
     """One pruning run (`settings.out`); `run()` starts or resumes it and returns the final checkpoint."""
+
+    progress_every = 50
+    """Steps between the progress saves of a final fine-tune."""
 
     def __init__(self, settings: PruneSettings, progress: bool = True) -> None:
         self.s = settings
@@ -57,6 +69,8 @@ class Pruner:
             raise ValueError("--method cluster needs --lut or --cluster-size")
         self.cost = FlopCost(parent)
         self.parent = parent
+        self.distiller = Distiller(checkpoint.load_model(settings.checkpoint)[0], settings.distill) \
+            if settings.distill > 0 else None
 
     # ---- run directory ------------------------------------------------------------------------------
     def _save(self, name: str, model: SSD, state: RunState) -> None:
@@ -144,14 +158,39 @@ class Pruner:
                                   dropped=cand.dropped))
         return changes
 
-    def _evaluate(self, model: SSD, record: StepRecord, key: int, steps: int) -> None:
-        record.loss = finetune(model, self.train_set, steps, self.ft, key)
+    def _evaluate(self, model: SSD, record: StepRecord, key: int, steps: int, name: str | None = None) -> SSD:
+        """Fine-tune, validate and (if the run measures) time `model`; returns it.
+
+        A named fine-tune (the final ones) saves its progress to `<name>.progress.pt` every `progress_every` steps
+        and resumes from there, so a long final fine-tune survives an interruption; the model it returns is
+        then the resumed one."""
+        if name is None:
+            record.loss = finetune(model, self.train_set, steps, self.ft, key, self.distiller)
+        else:
+            model, record.loss = self._resumable_finetune(model, steps, key, self.out / f"{name}.progress.pt")
         record.map50 = 100 * validate(model, self.val_set, self.labels).map50
         if self.s.measure_runs:
             parent_ms, model_ms = speedup_vs(self.out / "parent" / "model.xml", model, self.s.measure_runs,
                                              self.s.threads)
             record.measured_speedup = round(parent_ms / model_ms, 4)
             record.measured_ms = round(model_ms, 3)
+        return model
+
+    def _save_progress(self, path: Path, model: SSD, progress: FinetuneProgress) -> None:
+        checkpoint.save(path, model, self.config, progress=asdict(progress))
+
+    def _resumable_finetune(self, model: SSD, steps: int, key: int, path: Path) -> tuple[SSD, float]:
+        resume = None
+        if path.is_file():
+            model, _ = checkpoint.load_model(path)
+            resume = FinetuneProgress(**checkpoint.read(path)["progress"])
+
+        def save(progress: FinetuneProgress) -> None:
+            self._save_progress(path, model, progress)
+
+        loss = finetune(model, self.train_set, steps, self.ft, key, self.distiller, resume, save, self.progress_every)
+        path.unlink(missing_ok=True)
+        return model, loss
 
     def _step(self, model: SSD, state: RunState) -> StepRecord | None:
         started = time.time()
@@ -245,7 +284,7 @@ def finish(pruner: Pruner, model: SSD, state: RunState) -> None:
                         est_latency_ms=round(state.est_latency_ms, 3),
                         est_speedup=round(state.base_ms / state.est_latency_ms, 4), seconds=0.0)
     started = time.time()
-    pruner._evaluate(model, record, FINAL_KEY, pruner.s.final_finetune_steps)
+    model = pruner._evaluate(model, record, FINAL_KEY, pruner.s.final_finetune_steps, "final")
     record.seconds = round(time.time() - started, 2)
     state.seconds += record.seconds
     state.phase = "done"
@@ -275,7 +314,7 @@ def finish_snapshots(pruner: Pruner) -> list[Path]:
         record = StepRecord(step=state.step, changes=[], gain=0.0, importance_lost=0.0,
                             est_latency_ms=round(state.est_latency_ms, 3),
                             est_speedup=round(state.base_ms / state.est_latency_ms, 4), seconds=0.0)
-        pruner._evaluate(model, record, FINAL_KEY, pruner.s.final_finetune_steps)
+        model = pruner._evaluate(model, record, FINAL_KEY, pruner.s.final_finetune_steps, target.removesuffix(".pt"))
         state.stop_reason = f"snapshot at {speedup:g}x, final val mAP {record.map50:.2f}"
         pruner._save(target, model, state)
         done.append(pruner.out / target)

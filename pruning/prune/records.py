@@ -31,6 +31,8 @@ class PruneSettings(_Strict):
     finetune_every: int = Field(default=5, gt=0)
     finetune_steps: int = Field(default=10, ge=0)
     final_finetune_steps: int = Field(default=100, ge=0)
+    distill: float = Field(default=0.0, ge=0, description="Weight of distillation from the parent in every "
+                           "fine-tune (pruning/distill.py); 0: the labels alone.")
     batch_size: int = Field(default=8, gt=0)
     lr: float = Field(default=5e-4, gt=0)
     val_every: int = Field(default=5, gt=0)

@@ -1,0 +1,47 @@
+"""Knowledge distillation from an SSD teacher (the unpruned parent) to a student (its pruned copy).
+
+Pruning removes capacity; fine-tuning on the labels alone lets a small data set pull the student away
+from what the parent knew. Matching the parent's outputs anchor by anchor (softened class scores
+everywhere, box offsets where the parent sees an object) carries that knowledge back. The student's
+anchors are the parent's (pruning never changes the heads' outputs), so outputs compare one to one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from pruning.ssd.ssd import SSD
+
+
+@dataclass
+class Distiller:
+    """Adds `weight` x (KL of class scores at `temperature` + teacher-weighted smooth L1 of offsets).
+
+    Both terms are summed over anchors and divided by the number of matched positives, the MultiBox
+    loss's own normaliser, so `weight` 1 puts them on the detection loss's scale.
+    """
+
+    teacher: SSD
+    weight: float = 1.0
+    temperature: float = 2.0
+
+    def __post_init__(self) -> None:
+        self.teacher.eval()
+        for param in self.teacher.parameters():
+            param.requires_grad_(False)
+
+    def loss(self, images: torch.Tensor, loc: torch.Tensor, conf: torch.Tensor,
+             num_pos: torch.Tensor) -> torch.Tensor:
+        """Distillation loss of the student's (loc (B,P,4), conf (B,P,C)) on `images`."""
+        with torch.no_grad():
+            t_loc, t_conf = self.teacher(images)
+            t_prob = F.softmax(t_conf / self.temperature, dim=-1)
+            t_object = 1.0 - F.softmax(t_conf, dim=-1)[..., 0]
+        log_student = F.log_softmax(conf / self.temperature, dim=-1)
+        kl = (t_prob * (torch.log(t_prob.clamp(min=1e-8)) - log_student)).sum()
+        offsets = (F.smooth_l1_loss(loc, t_loc, reduction="none").sum(-1) * t_object).sum()
+        normaliser = num_pos.clamp(min=1).float()
+        return self.weight * (self.temperature ** 2 * kl + offsets) / normaliser
