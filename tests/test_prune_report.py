@@ -12,9 +12,18 @@ from tests.test_prune_selection import hand_lut, layer_lut
 def rows() -> list[Row]:
     base = Row("m@1", "m", "unpruned", "-", 10.0, 80.0, 0.5, 2e9, 4_000_000)
     cp = Row("m@cp-2x", "m", "cluster", "2.0x", 5.0, 79.5, 0.6, 1e9, 2_000_000, lut_speedup=1.8,
-             widths={"a": 32}, original={"a": 64}, speedup=2.0, lut_ms=10.0 / 1.8)
-    fp = Row("m@fp-2x", "m", "filter", "2.0x", 8.0, 79.2, 0.7, 1e9, 2_000_000, speedup=1.25)
+             widths={"a": 32}, original={"a": 64}, speedup=2.0, lut_ms=10.0 / 1.8, parent="m@1")
+    fp = Row("m@fp-2x", "m", "filter", "2.0x", 8.0, 79.2, 0.7, 1e9, 2_000_000, speedup=1.25, parent="m@1")
     return [base, cp, fp]
+
+
+def test_variants_are_judged_against_their_own_parent() -> None:
+    early = Row("m@e1", "m", "unpruned", "-", 10.0, 70.0, 0.5, 2e9, 4_000_000)
+    other = Row("m@cp-e1", "m", "cluster", "2.0x", 5.0, 69.5, 0.6, 1e9, 2_000_000, speedup=2.0, parent="m@e1")
+    text = "\n".join(verdicts([*rows(), early, other]))
+    assert "(parent m@1, mAP 80.00): fastest cluster variant within 1.0 point of mAP: m@cp-2x" in text
+    assert "(parent m@e1, mAP 70.00): fastest cluster variant within 1.0 point of mAP: m@cp-e1" in text
+    assert "m@cp-e1 vs m@fp-2x" not in text
 
 
 def test_verdicts_judge_the_three_targets() -> None:

@@ -60,6 +60,8 @@ class BenchResult(_Strict):
     device: str = Field(description="OpenVINO device as requested.")
     device_name: str = Field(description="FULL_DEVICE_NAME.")
     precision: str | None = Field(description="INFERENCE_PRECISION_HINT of the latency-compiled model.")
+    threads: int | None = Field(default=None, description="INFERENCE_NUM_THREADS of the latency-compiled model "
+                                "(a latency LUT compares with this bench only if measured with as many).")
     openvino: str
     compile_s: float = Field(ge=0, description="Read + preprocessing + compile with the LATENCY hint.")
     first_inference_ms: float = Field(gt=0, description="First inference after compiling (cold).")

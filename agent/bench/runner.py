@@ -18,7 +18,7 @@ from agent.bench.resources import ResourceMonitor
 from agent.bench.results import BenchResult, LatencyStats, ThroughputStats
 from agent.detector import Detector, build_preprocessing
 from agent.power import PowerMeter
-from agent.profile.timing import reported
+from agent.profile.timing import reported, reported_int
 from models.store import StoredModel
 
 
@@ -73,9 +73,8 @@ def time_throughput(core: ov.Core, stored: StoredModel, device: str, tensor: ov.
         frames += 1
     queue.wait_all()
     elapsed = time.perf_counter() - started
-    streams = reported(compiled, "NUM_STREAMS")
     return ThroughputStats(fps=round(frames / elapsed, 2), requests=requests,
-                           streams=int(streams) if streams and streams.isdigit() else None,
+                           streams=reported_int(compiled, "NUM_STREAMS"),
                            frames=frames, seconds=round(elapsed, 3))
 
 
@@ -99,7 +98,8 @@ def bench_pair(core: ov.Core, stored: StoredModel, device: str, frame: np.ndarra
     result = BenchResult(
         model=stored.manifest.ref, architecture=stored.manifest.architecture, device=device,
         device_name=str(core.get_property(device.split(":")[0], "FULL_DEVICE_NAME")),
-        precision=reported(detector.compiled, "INFERENCE_PRECISION_HINT"), openvino=ov.get_version(),
+        precision=reported(detector.compiled, "INFERENCE_PRECISION_HINT"),
+        threads=reported_int(detector.compiled, "INFERENCE_NUM_THREADS"), openvino=ov.get_version(),
         compile_s=round(detector.compile_s, 4), first_inference_ms=round(first_ms, 3),
         latency=percentiles(samples),
         pipeline_p50_ms=round(float(np.median([t.preprocess + t.infer + t.postprocess for t in pipeline])) * 1e3, 3),

@@ -73,6 +73,12 @@ def reported(compiled: ov.CompiledModel, key: str) -> str | None:
     return value.get_type_name() if isinstance(value, ov.Type) else str(value)
 
 
+def reported_int(compiled: ov.CompiledModel, key: str) -> int | None:
+    """A compiled model's integer property, or None where the device does not report one."""
+    value = reported(compiled, key)
+    return int(value) if value and value.isdigit() else None
+
+
 class Timer:
     """Compiles and times models for one device with fixed settings."""
 

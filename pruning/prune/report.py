@@ -2,7 +2,8 @@
 
 Latency is the bench's p50 (batch 1, one run, all variants); mAP@0.5 and count MAE are the bench's own
 accuracy figures when it was given `--accuracy`, else the manifest's (the variant's release). The LUT's
-estimate of a variant is its estimated speedup (loop base / LUT estimate) applied to the parent's p50.
+estimate of a variant is the parent's p50 minus the LUT's savings; without a LUT, the pruning loop's
+estimated speedup applied to the parent's p50.
 """
 
 from __future__ import annotations
@@ -98,24 +99,22 @@ def table(rows: list[Row]) -> list[str]:
 
 
 def verdicts(rows: list[Row]) -> list[str]:
-    """The issue's three targets, judged on these rows."""
+    """The issue's three targets, judged on these rows, per parent (variants of one unpruned model)."""
     lines = []
-    for name in sorted({r.name for r in rows}):
-        mine = [r for r in rows if r.name == name]
+    for parent in (r for r in rows if r.method == "unpruned" and r.map50 is not None):
+        mine = [r for r in rows if r.parent == parent.ref]
         cluster = [r for r in mine if r.method.startswith("cluster") and r.map50 is not None]
-        parents = {r.parent for r in cluster if r.parent}
-        parent = next((r for r in mine if r.method == "unpruned" and (r.ref in parents or not parents)), None)
-        if parent is None or parent.map50 is None:
+        if not cluster:
             continue
-        ok = [r for r in cluster if parent.map50 - r.map50 <= TARGET_DROP]
+        ok = [r for r in cluster if parent.map50 - r.map50 <= TARGET_DROP]  # type: ignore[operator]
         best = max(ok, key=lambda r: r.speedup, default=None)
-        lines.append(f"- {name} (parent {parent.ref}, mAP {parent.map50:.2f}): fastest cluster variant within "
-                     f"{TARGET_DROP} point of mAP: "
+        lines.append(f"- {parent.name} (parent {parent.ref}, mAP {parent.map50:.2f}): fastest cluster variant "
+                     f"within {TARGET_DROP} point of mAP: "
                      + (f"{best.ref}, {best.speedup:.2f}x ({'met' if best.speedup >= TARGET_SPEEDUP else 'missed'}"
                         f" the {TARGET_SPEEDUP}x target)" if best else "none"))
         for c in cluster:
             peers = [f for f in mine if f.method == "filter" and f.map50 is not None
-                     and abs(f.map50 - c.map50) <= EQUAL_MAP]
+                     and abs(f.map50 - c.map50) <= EQUAL_MAP]  # type: ignore[operator]
             for f in peers:
                 ratio = c.p50 / f.p50
                 lines.append(f"  - equal mAP: {c.ref} vs {f.ref}: latency ratio {ratio:.2f} "
@@ -141,21 +140,27 @@ def layer_table(row: Row, lut_path: Path) -> list[str]:
     return lines
 
 
+def lut_threads(lut_path: Path) -> int:
+    threads = load_lut(lut_path).threads
+    return int(threads) if threads and threads.isdigit() else 1
+
+
 def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Path], runs: int = 150) -> list[str]:
-    """The LUT on its own scale: one thread, each variant timed interleaved with its parent (this machine,
-    now); estimate = parent ms - LUT savings. The bench's default compile uses every core, the LUT one."""
+    """The LUT on its own scale: each variant timed interleaved with its parent (this machine, now) with
+    the LUT's own thread count; estimate = parent ms - LUT savings."""
     from pruning.prune.timing import interleaved_ms
 
-    lines = ["| variant | parent 1-thread ms | measured 1-thread ms | LUT est. ms | error | speedup (1 thread) |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| variant | threads | parent ms | measured ms | LUT est. ms | error | speedup |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         if row.name not in luts or not row.original or not row.parent:
             continue
+        threads = lut_threads(luts[row.name])
         parent_xml = store.load(*row.parent.split("@", 1)).xml
-        p_ms, v_ms = interleaved_ms([parent_xml, store.load(*row.ref.split("@", 1)).xml], runs)
+        p_ms, v_ms = interleaved_ms([parent_xml, store.load(*row.ref.split("@", 1)).xml], runs, threads)
         est = p_ms - lut_saving(luts[row.name], row.original, row.widths)
-        lines.append(f"| {row.ref} | {p_ms:.2f} | {v_ms:.2f} | {est:.2f} | {100 * (est / v_ms - 1):+.1f} % | "
-                     f"{p_ms / v_ms:.2f}x |")
+        lines.append(f"| {row.ref} | {threads} | {p_ms:.2f} | {v_ms:.2f} | {est:.2f} | "
+                     f"{100 * (est / v_ms - 1):+.1f} % | {p_ms / v_ms:.2f}x |")
     return lines
 
 
@@ -215,6 +220,25 @@ def plot_layers(row: Row, lut_path: Path, path: Path) -> Path:
     return path
 
 
+def scale_note(report: BenchReport, luts: dict[str, Path]) -> list[str]:
+    """How the table's LUT estimates were made, and whether LUT and bench used the same thread count."""
+    bench_threads = {r.threads for r in report.results}
+    lines = ["LUT est. in this table: the parent's bench p50 minus the LUT's savings (layer + consumers, at "
+             "each pruned layer's width)."]
+    for name, path in luts.items():
+        threads = lut_threads(path)
+        if None in bench_threads:
+            lines.append(f"The {name} LUT was measured with {threads} thread(s); this bench did not record its "
+                         "thread count.")
+            continue
+        same = bench_threads == {threads}
+        lines.append(f"The {name} LUT was measured with {threads} thread(s), the bench with "
+                     f"{', '.join(str(t) for t in sorted(bench_threads))}: "
+                     + ("one scale." if same else "different scales, so the estimate is not comparable "
+                        "(see the check on the LUT's own scale below)."))
+    return [" ".join(lines)]
+
+
 def write_report(bench: Path, store_root: Path, luts: dict[str, Path], out: Path, check_runs: int = 0
                  ) -> list[Path]:
     """Write `out` (Markdown), `<out>.png` (trade-off) and `<out>-layers-<name>.png`; returns the paths."""
@@ -230,11 +254,9 @@ def write_report(bench: Path, store_root: Path, luts: dict[str, Path], out: Path
              f"{first.device_name}, OpenVINO {first.openvino}, precision {first.precision}); p50 of "
              f"{first.latency.iterations} batch-1 inferences per variant. Speedup is against the unpruned "
              "parent in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
-             *table(rows), "", "LUT est. in this table: the parent's bench p50 minus the LUT's savings; the LUT "
-             "was measured with one thread, the bench compiles for latency on every core, so the two scales "
-             "differ (see the one-thread check below).", "", "## Targets", "", *verdicts(rows), ""]
+             *table(rows), "", *scale_note(report, luts), "", "## Targets", "", *verdicts(rows), ""]
     if check_runs:
-        lines += ["## LUT estimate on its own scale (one thread)", "",
+        lines += ["## LUT estimate on its own scale (the LUT's thread count, interleaved with the parent)", "",
                   *lut_check(rows, ModelStore(store_root), luts, check_runs), ""]
     for name, lut_path in luts.items():
         cluster = [r for r in rows if r.name == name and r.method.startswith("cluster") and r.widths]
