@@ -23,14 +23,21 @@ EXTRA_DEPTHS = (512, 256, 256, 128)
 
 
 class InvertedResidual(nn.Module):
-    """expand 1x1 (absent when t == 1) -> depthwise 3x3 -> project 1x1 (linear), residual when shapes allow."""
+    """expand 1x1 (absent when t == 1) -> depthwise 3x3 -> project 1x1 (linear), plus the input if `residual`.
 
-    def __init__(self, cin: int, hidden: int, cout: int, stride: int, expand: bool) -> None:
+    Whether a block adds its input is part of the architecture (decided on the unpruned widths), not of
+    the widths it is built with: a pruned block whose input and output widths happen to match keeps the
+    structure it had.
+    """
+
+    def __init__(self, cin: int, hidden: int, cout: int, stride: int, expand: bool, residual: bool) -> None:
         super().__init__()
+        if residual and (stride != 1 or cin != cout):
+            raise ValueError(f"a residual block needs stride 1 and equal widths, got {cin}->{cout} stride {stride}")
         self.expand = ConvUnit(cin, hidden, 1) if expand else None
         self.dw = ConvUnit(hidden, hidden, 3, stride, groups=hidden)
         self.project = ConvUnit(hidden, cout, 1, act=None)
-        self.use_res = stride == 1 and cin == cout
+        self.use_res = residual
 
     def expanded(self, x: torch.Tensor) -> torch.Tensor:
         return self.expand(x) if self.expand is not None else x
@@ -46,7 +53,8 @@ class InvertedResidual(nn.Module):
 class MobileNetV2Backbone(nn.Module):
     def __init__(self, width_mult: float, widths: dict[str, int]) -> None:
         super().__init__()
-        stem = widths.get("backbone.stem", make_divisible(32 * width_mult))
+        unpruned_cin = make_divisible(32 * width_mult)
+        stem = widths.get("backbone.stem", unpruned_cin)
         self.stem = ConvUnit(3, stem, 3, 2)
         blocks, cin, index = [], stem, 0
         for t, c, n, s in INVERTED_RESIDUAL_SETTING:
@@ -54,11 +62,14 @@ class MobileNetV2Backbone(nn.Module):
             for i in range(n):
                 name = f"backbone.blocks.{index}"
                 hidden = widths.get(f"{name}.expand", round(cin * t)) if t != 1 else cin
-                residual = i > 0  # later blocks of a stage: stride 1, same width
+                stride = s if i == 0 else 1
+                # MobileNetV2's rule (stride 1, same width in and out) on the unpruned widths: later blocks
+                # of a stage, and a first block too where a narrow width multiplier makes the widths equal.
+                residual = stride == 1 and unpruned_cin == stage_out
                 # A residual block's output is tied to its input by the add: its width follows cin.
                 cout = cin if residual else widths.get(f"{name}.project", stage_out)
-                blocks.append(InvertedResidual(cin, hidden, cout, s if i == 0 else 1, expand=t != 1))
-                cin, index = cout, index + 1
+                blocks.append(InvertedResidual(cin, hidden, cout, stride, expand=t != 1, residual=residual))
+                cin, unpruned_cin, index = cout, stage_out, index + 1
         self.blocks = nn.ModuleList(blocks)
         last = widths.get("backbone.last", make_divisible(1280 * max(1.0, width_mult)))
         self.last = ConvUnit(cin, last, 1)

@@ -65,11 +65,10 @@ def test_lut_cluster_picks_best_saving_per_importance(low_a: float, low_b: float
     assert best.dropped == (list(range(16)) if expected == "a" else list(range(48, 64)))
 
 
-def test_lut_cluster_steps_over_forbidden_and_floor() -> None:
-    g = group("a")
-    g.forbidden = frozenset({48})
-    cand = lut_candidate(g, torch.ones(64), TABLE)
-    assert cand is not None and cand.width_after == 32 and cand.gain == pytest.approx(1.5)
+def test_lut_cluster_stops_at_the_floor() -> None:
+    cand = lut_candidate(group("a"), torch.ones(64), TABLE, floor=40)
+    assert cand is not None and cand.width_after == 48
+    assert lut_candidate(group("a"), torch.ones(64), TABLE, floor=49) is None
     assert lut_candidate(group("a", 16), torch.ones(16), TABLE) is None  # at the floor (min width 8)
 
 

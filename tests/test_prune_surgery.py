@@ -63,8 +63,6 @@ def test_removing_silent_filters_keeps_outputs(arch: str) -> None:
     plan = {}
     for name, group in groups_of(model, arch).items():
         dropped = _every_other(group.width) if group.width > 2 else [0]
-        if group.width - len(dropped) in group.forbidden:
-            dropped = dropped[:-1]
         _silence(group, dropped)
         plan[name] = dropped
     before = _outputs(model, x)
@@ -103,10 +101,30 @@ def test_bad_drop_names_the_layer() -> None:
         apply_step(model, "ssd-mobilenet", PruneStep("backbone.blocks.2.project", [0]))
 
 
-def test_mobilenet_avoids_widths_that_would_add_a_residual() -> None:
-    groups = groups_of(build_model(tiny_config("ssd-mobilenet", width_mult=1.0)), "ssd-mobilenet")
-    assert 160 in groups["backbone.blocks.16.project"].forbidden
-    assert 16 in groups["backbone.stem"].forbidden
+def test_equal_widths_after_pruning_do_not_add_a_residual_on_reload(tmp_path: Path) -> None:
+    """Stem pruned to 16 (= block 0's projection) and block 16's projection to 160 (= its input): the
+    blocks keep the structure they had (no add), and the reloaded checkpoint computes the same."""
+    config = tiny_config("ssd-mobilenet", width_mult=1.0)
+    model = build_model(config).eval()
+    residual = [block.use_res for block in model.backbone.blocks]
+    for name, width in (("backbone.stem", 16), ("backbone.blocks.16.project", 160)):
+        group = groups_of(model, "ssd-mobilenet")[name]
+        prune_group(group, list(range(width, group.width)))
+    path = tmp_path / "pruned.pt"
+    checkpoint.save(path, model, config)
+    reloaded, _ = checkpoint.load_model(path)
+    assert [block.use_res for block in reloaded.backbone.blocks] == residual
+    assert not reloaded.backbone.blocks[0].use_res and not reloaded.backbone.blocks[16].use_res
+    x = torch.randn(1, 3, TINY, TINY)
+    for a, b in zip(_outputs(model, x), _outputs(reloaded, x), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_narrow_first_blocks_keep_mobilenets_residual_rule() -> None:
+    """At width 0.25 the stem and block 0 are both 8 wide: block 0 adds its input, as in MobileNetV2."""
+    model = build_model(tiny_config("ssd-mobilenet"))
+    assert model.backbone.blocks[0].use_res
+    assert "backbone.stem" not in groups_of(model, "ssd-mobilenet")
 
 
 @pytest.mark.parametrize("kind", ["l1", "l2"])

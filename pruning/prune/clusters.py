@@ -49,12 +49,12 @@ def make_candidate(group: PruneGroup, scores: torch.Tensor, width_after: int, ga
 
 def lut_candidate(group: PruneGroup, scores: torch.Tensor, table: LayerLatency, floor: int = 0
                   ) -> Candidate | None:
-    """Down to the next LUT step (skipping forbidden widths and steps that save nothing), not below `floor`."""
+    """Down to the next LUT step (skipping steps that save nothing), not below `floor`."""
     target = table.next_step(group.name, group.width)
     for _ in range(MAX_STEPS_DOWN):
         if target is None or target < floor:
             return None
-        if target not in group.forbidden and table.saving(group, target) > 0:
+        if table.saving(group, target) > 0:
             return make_candidate(group, scores, target, table.saving(group, target))
         target = table.next_step(group.name, target)
     return None
@@ -91,8 +91,6 @@ def fixed_candidate(group: PruneGroup, scores: torch.Tensor, size: int, cost: Fl
                     min_width: int) -> Candidate | None:
     """Down to the next lower multiple of `size`; gain = FLOPs removed."""
     target = (group.width - 1) // size * size
-    while target in group.forbidden:
-        target -= size
     if target < max(min_width, 1):
         return None
     return make_candidate(group, scores, target, cost.per_filter(group) * (group.width - target))

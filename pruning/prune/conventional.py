@@ -26,8 +26,7 @@ def lowest_filters(groups: dict[str, PruneGroup], importance: Importance, count:
                    min_width: int = 8, floors: dict[str, int] | None = None) -> list[Candidate]:
     """The `count` globally least important filters, as one removal per layer (empty when none left).
 
-    A layer never goes below `min_width` (or its entry in `floors`) nor to a forbidden width (it keeps one
-    more filter instead).
+    A layer never goes below `min_width` (or its entry in `floors`).
     """
     floors = floors or {}
     chosen: dict[str, list[tuple[int, float]]] = {}
@@ -44,8 +43,6 @@ def lowest_filters(groups: dict[str, PruneGroup], importance: Importance, count:
     result = []
     for name, picked in chosen.items():
         group = groups[name]
-        if picked and group.width - len(picked) in group.forbidden:
-            picked = picked[:-1]
         if picked:
             dropped = sorted(i for i, _ in picked)
             result.append(Candidate(name, group.width, group.width - len(dropped), dropped, 0.0,

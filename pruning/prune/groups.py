@@ -19,7 +19,7 @@ Groups are rebuilt from the current model after every surgery, so offsets and wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pruning.ssd.layers import ConvUnit
 from pruning.structure import LayerGraph
@@ -42,13 +42,11 @@ class PruneGroup:
         name: the root layer's name (LUT key, `ModelConfig.widths` key).
         members: root first, then its coupled depthwise layers; all lose the same output channels.
         consumers: readers outside the group; they lose the matching input channels.
-        forbidden: widths the group must not take (see `_residual_flips`).
     """
 
     name: str
     members: dict[str, ConvUnit]
     consumers: list[Consumer]
-    forbidden: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def root(self) -> ConvUnit:
@@ -86,8 +84,6 @@ def prunable_groups(graph: LayerGraph) -> dict[str, PruneGroup]:
         groups[root] = PruneGroup(root, members, consumers)
     for name in _residual_tied(graph, groups):
         del groups[name]
-    for name, widths in _residual_flips(graph, groups).items():
-        groups[name].forbidden = frozenset(widths)
     return dict(sorted(groups.items(), key=lambda kv: list(graph.nodes).index(kv[0])))
 
 
@@ -109,26 +105,3 @@ def _residual_tied(graph: LayerGraph, groups: dict[str, PruneGroup]) -> set[str]
         if block.use_res:
             tied.update(name for name in _block_ends(graph, index) if name in groups)
     return tied
-
-
-def _residual_flips(graph: LayerGraph, groups: dict[str, PruneGroup]) -> dict[str, set[int]]:
-    """Widths that would turn a stride-1 MobileNetV2 block without residual into one with a residual.
-
-    `InvertedResidual` adds its input when stride is 1 and input and output widths are equal, and a model
-    is rebuilt from its checkpoint's widths; so a pruned block 0 (stem width == projection width) or block
-    16 (projection == 160) would reload with an add it never had. Those widths are avoided.
-    """
-    blocks = getattr(graph.model.backbone, "blocks", None)
-    forbidden: dict[str, set[int]] = {}
-    if blocks is None:
-        return forbidden
-    for index, block in enumerate(blocks):
-        if block.use_res or block.dw.conv.stride[0] != 1:
-            continue
-        producer, project = _block_ends(graph, index)
-        cin = (block.expand or block.dw).conv.in_channels
-        if project in groups:
-            forbidden.setdefault(project, set()).add(cin)
-        if producer in groups:
-            forbidden.setdefault(producer, set()).add(block.project.conv.out_channels)
-    return forbidden
