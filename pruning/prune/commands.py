@@ -16,35 +16,36 @@ def _floats(text: str) -> list[float]:
 
 
 def _add_prune(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", type=Path, required=True, help="parent (unpruned) checkpoint")
-    p.add_argument("--data", type=Path, required=True, help="VOC dataset (train split: fine-tune + validation)")
-    p.add_argument("--out", type=Path, required=True, help="run directory (resumed if it holds a run)")
-    p.add_argument("--method", choices=["cluster", "filter"], default="cluster",
-                   help="cluster: LUT-step clusters; filter: conventional, one at a time by global rank")
-    p.add_argument("--lut", type=Path, help="lut.json of `headcount-agent profile` for this model's spec")
-    p.add_argument("--cluster-size", type=int, help="fixed cluster size when there is no LUT")
-    p.add_argument("--filters-per-step", type=int, default=16, help="conventional: filters removed per step")
-    p.add_argument("--importance", choices=["l1", "l2", "taylor"], default="l2")
-    p.add_argument("--target-speedup", type=float)
-    p.add_argument("--target-latency-ms", type=float)
-    p.add_argument("--max-map-drop", type=float, help="stop (and roll back) beyond this validation mAP drop, points")
-    p.add_argument("--snapshots", type=_floats, default=[], help="speedups to keep copies at, e.g. 1.25,1.5")
+    from pruning.prune.records import PruneSettings
+
+    def option(name: str, **kwargs: object) -> None:
+        """An option for a `PruneSettings` field: its description and default are the help (one source);
+        left unset, the field's default applies."""
+        field = PruneSettings.model_fields[name]
+        default = field.get_default(call_default_factory=True)
+        shown = "" if field.is_required() or default in (None, []) else f" (default {default})"
+        p.add_argument(f"--{name.replace('_', '-')}", help=f"{field.description}{shown}",
+                       required=field.is_required(), **kwargs)  # type: ignore[arg-type]
+
+    option("checkpoint", type=Path)
+    option("data", type=Path)
+    option("out", type=Path)
+    option("method", choices=["cluster", "filter"])
+    option("lut", type=Path)
+    option("cluster_size", type=int)
+    option("filters_per_step", type=int)
+    option("importance", choices=["l1", "l2", "taylor"])
+    option("taylor_batches", type=int)
+    option("target_speedup", type=float)
+    option("target_latency_ms", type=float)
+    option("max_map_drop", type=float)
+    option("snapshots", type=_floats)
     p.add_argument("--finish-snapshots", action="store_true", help="final fine-tune of every snapshot too")
-    p.add_argument("--finetune-every", type=int, default=5)
-    p.add_argument("--finetune-steps", type=int, default=10)
-    p.add_argument("--final-finetune-steps", type=int, default=100)
-    p.add_argument("--distill", type=float, default=0.0,
-                   help="weight of distillation from the parent in every fine-tune (0: the labels alone)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--val-every", type=int, default=5, help="every N-th train image is held out for validation")
-    p.add_argument("--val-images", type=int, default=60)
-    p.add_argument("--min-width", type=int, default=8)
-    p.add_argument("--min-keep", type=float, default=0.0, help="fraction of its unpruned width every layer keeps")
-    p.add_argument("--max-steps", type=int, default=1000)
-    p.add_argument("--measure-runs", type=int, default=30, help="IR latency runs at each evaluation (0: never)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
+    for name in ("finetune_every", "finetune_steps", "final_finetune_steps", "batch_size", "val_every",
+                 "val_images", "min_width", "max_steps", "measure_runs", "seed", "threads"):
+        option(name, type=int)
+    for name in ("distill", "lr", "min_keep"):
+        option(name, type=float)
     p.set_defaults(run=_run_prune)
 
 

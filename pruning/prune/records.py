@@ -13,36 +13,43 @@ class _Strict(BaseModel):
 
 
 class PruneSettings(_Strict):
-    """`prune.json` of a run; a resumed run must be given the same settings."""
+    """`prune.json` of a run; a resumed run must be given the same settings.
+
+    The descriptions and defaults here are also the `headcount-prune prune` options' help and defaults.
+    """
 
     checkpoint: Path = Field(description="Parent (unpruned) checkpoint.")
     data: Path = Field(description="VOC dataset root (its train split is fine-tuned on and validated on).")
-    out: Path
-    method: Literal["cluster", "filter"] = Field(description="cluster: LUT steps; filter: conventional.")
-    lut: Path | None = Field(default=None, description="lut.json measured for this model on the device.")
-    cluster_size: int | None = Field(default=None, gt=0, description="Fixed cluster size (no LUT).")
+    out: Path = Field(description="Run directory (resumed if it holds a run).")
+    method: Literal["cluster", "filter"] = Field(
+        default="cluster", description="cluster: LUT-step clusters; filter: conventional, by global rank.")
+    lut: Path | None = Field(default=None, description="lut.json of `headcount-agent profile` for this model's "
+                             "spec, measured with the deployment's thread count.")
+    cluster_size: int | None = Field(default=None, gt=0, description="Fixed cluster size when there is no LUT.")
     filters_per_step: int = Field(default=16, gt=0, description="Conventional: filters removed per step.")
-    importance: Literal["l1", "l2", "taylor"] = "l2"
-    taylor_batches: int = Field(default=2, gt=0)
-    target_speedup: float | None = Field(default=None, gt=1.0)
-    target_latency_ms: float | None = Field(default=None, gt=0)
-    max_map_drop: float | None = Field(default=None, ge=0, description="Points of validation mAP@0.5.")
-    snapshots: list[float] = Field(default_factory=list, description="Speedups at which to keep a copy.")
-    finetune_every: int = Field(default=5, gt=0)
-    finetune_steps: int = Field(default=10, ge=0)
-    final_finetune_steps: int = Field(default=100, ge=0)
+    importance: Literal["l1", "l2", "taylor"] = Field(default="l2", description="Filter importance criterion.")
+    taylor_batches: int = Field(default=2, gt=0, description="Batches Taylor importance accumulates over.")
+    target_speedup: float | None = Field(default=None, gt=1.0, description="Stop at this speedup.")
+    target_latency_ms: float | None = Field(default=None, gt=0, description="Stop at this latency.")
+    max_map_drop: float | None = Field(default=None, ge=0, description="Stop (and roll back) beyond this "
+                                       "validation mAP@0.5 drop, points.")
+    snapshots: list[float] = Field(default_factory=list, description="Speedups at which to keep a copy "
+                                   "(comma-separated, e.g. 1.25,1.5).")
+    finetune_every: int = Field(default=5, gt=0, description="Fine-tune and validate every this many steps.")
+    finetune_steps: int = Field(default=10, ge=0, description="Optimizer steps of each of those fine-tunes.")
+    final_finetune_steps: int = Field(default=100, ge=0, description="Optimizer steps of the final fine-tune.")
     distill: float = Field(default=0.0, ge=0, description="Weight of distillation from the parent in every "
                            "fine-tune (pruning/distill.py); 0: the labels alone.")
-    batch_size: int = Field(default=8, gt=0)
-    lr: float = Field(default=5e-4, gt=0)
-    val_every: int = Field(default=5, gt=0)
-    val_images: int = Field(default=60, gt=0)
-    min_width: int = Field(default=8, gt=0)
+    batch_size: int = Field(default=8, gt=0, description="Fine-tuning batch size.")
+    lr: float = Field(default=5e-4, gt=0, description="AdamW learning rate (cosine decay in each fine-tune).")
+    val_every: int = Field(default=5, gt=0, description="Every N-th train image is held out for validation.")
+    val_images: int = Field(default=60, gt=0, description="At most this many validation images.")
+    min_width: int = Field(default=8, gt=0, description="No layer goes below this many filters.")
     min_keep: float = Field(default=0.0, ge=0, lt=1, description="Fraction of its unpruned width a layer keeps.")
-    max_steps: int = Field(default=1000, gt=0)
+    max_steps: int = Field(default=1000, gt=0, description="Stop after this many steps (may change on resume).")
     measure_runs: int = Field(default=30, ge=0, description="IR latency runs at each evaluation; 0: never.")
-    seed: int = 0
-    threads: int = 1
+    seed: int = Field(default=0, description="Seed of fine-tuning order and augmentation.")
+    threads: int = Field(default=1, gt=0, description="torch threads, and the IR timing's threads.")
 
 
 class Change(_Strict):
