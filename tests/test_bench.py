@@ -49,6 +49,7 @@ def test_fields_are_sane(result: BenchResult) -> None:
     assert result.compile_s > 0 and result.first_inference_ms > 0 and result.pipeline_p50_ms > 0
     assert result.cpu_percent > 0 and result.peak_rss_mb > 50
     assert result.precision and result.device_name and result.openvino == ov.get_version()
+    assert result.threads is not None and result.threads >= 1
     assert result.energy_per_inference_j == pytest.approx(2.0 / FAST.iterations)
     assert result.avg_power_w == pytest.approx(4.0) and result.power_reason is None
 

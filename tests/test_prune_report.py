@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.lut import save_lut
-from pruning.prune.report import Row, layer_table, plot_layers, plot_tradeoff, table, verdicts
+from pruning.prune.report import (
+    Row,
+    layer_table,
+    median_latency,
+    median_speedup,
+    plot_layers,
+    plot_tradeoff,
+    table,
+    verdicts,
+)
 from tests.test_prune_selection import hand_lut, layer_lut
 
 
@@ -31,6 +40,12 @@ def test_verdicts_judge_the_three_targets() -> None:
     assert "m@cp-2x, 2.00x (met the 1.8x target)" in text and "parent m@1" in text
     assert "m@cp-2x vs m@fp-2x: latency ratio 0.62 (met <= 0.9)" in text
     assert "LUT estimate m@cp-2x: 5.56 ms vs 5.00 ms measured (+11 %, within 15 %)" in text
+
+
+def test_several_bench_runs_give_medians_and_within_run_speedups() -> None:
+    runs = [{"m@1": 10.0, "m@cp": 5.0}, {"m@1": 20.0, "m@cp": 8.0}, {"m@1": 12.0, "m@cp": 6.0}, {"m@1": 9.0}]
+    assert median_latency(runs, "m@1") == 11.0 and median_latency(runs, "m@cp") == 6.0
+    assert median_speedup(runs, "m@1", "m@cp") == 2.0  # ratios 2.0, 2.5, 2.0; the run without m@cp ignored
 
 
 def test_table_and_plots(tmp_path: Path) -> None:

@@ -87,7 +87,8 @@ def _run_variant(args: argparse.Namespace) -> int:
 
 
 def _add_report(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bench", type=Path, required=True, help="`headcount-agent bench --json` of all variants")
+    p.add_argument("--bench", type=Path, action="append", required=True,
+                   help="`headcount-agent bench --json` of all variants (repeatable: medians over the runs)")
     p.add_argument("--store", type=Path, default=Path("models"))
     p.add_argument("--lut", action="append", default=[], metavar="ARCH=PATH",
                    help="LUT per architecture, for latency per layer before/after (repeatable)")

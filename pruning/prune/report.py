@@ -1,6 +1,8 @@
-"""`headcount-prune report`: Markdown + PNGs from one `headcount-agent bench --json` run of all variants.
+"""`headcount-prune report`: Markdown + PNGs from `headcount-agent bench --json` runs of all variants.
 
-Latency is the bench's p50 (batch 1, one run, all variants); mAP@0.5 and count MAE are the bench's own
+Latency is the bench's p50 (batch 1, all variants in each run), the median over the runs given; a
+variant's speedup is the median over runs of its parent's p50 / its p50 in the same run (a shared
+machine drifts between runs, less within one). mAP@0.5 and count MAE are the bench's own
 accuracy figures when it was given `--accuracy`, else the manifest's (the variant's release). The LUT's
 estimate of a variant is the parent's p50 minus the LUT's savings; without a LUT, the pruning loop's
 estimated speedup applied to the parent's p50.
@@ -8,6 +10,7 @@ estimated speedup applied to the parent's p50.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,19 +64,37 @@ def lut_saving(lut_path: Path, original: dict[str, int], widths: dict[str, int])
                if n in layers)
 
 
-def load_rows(bench: Path, store: ModelStore, luts: dict[str, Path] | None = None) -> list[Row]:
-    """Rows of the bench's CPU results. With a LUT for the model name, a variant's LUT estimate is the
-    parent's measured p50 minus the LUT savings (both on the bench's scale); without, the loop's
-    estimated speedup applied to the parent's p50."""
-    report = BenchReport.model_validate_json(bench.read_text())
-    rows = [_row(r, store) for r in report.results if r.device == "CPU"]
+def median_latency(runs: list[dict[str, float]], ref: str) -> float:
+    """Median of `ref`'s p50 over the bench runs that have it."""
+    return statistics.median(run[ref] for run in runs if ref in run)
+
+
+def median_speedup(runs: list[dict[str, float]], parent: str, ref: str) -> float:
+    """Median over the runs that have both of parent p50 / `ref` p50 within the run."""
+    return statistics.median(run[parent] / run[ref] for run in runs if ref in run and parent in run)
+
+
+def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Path] | None = None) -> list[Row]:
+    """Rows of the benches' CPU results (medians over the runs, see the module's docstring).
+
+    With a LUT for the model name, a variant's LUT estimate is the parent's p50 minus the LUT savings;
+    without, the loop's estimated speedup applied to the parent's p50."""
+    runs = [{r.model: r.latency.p50_ms for r in report.results if r.device == "CPU"} for report in reports]
+    first = {}
+    for report in reports:
+        for result in report.results:
+            if result.device == "CPU":
+                first.setdefault(result.model, result)
+    rows = [_row(result, store) for result in first.values()]
     luts = luts or {}
+    for row in rows:
+        row.p50 = median_latency(runs, row.ref)
     for row in rows:
         parent = next((p for p in rows if p.name == row.name and p.method == "unpruned"
                        and (not row.parent or p.ref == row.parent)), None)
         if parent is None or row.method == "unpruned":
             continue
-        row.speedup = parent.p50 / row.p50
+        row.speedup = median_speedup(runs, parent.ref, row.ref)
         if row.name in luts and row.original:
             row.lut_ms = parent.p50 - lut_saving(luts[row.name], row.original, row.widths)
         elif row.lut_speedup:
@@ -220,9 +241,9 @@ def plot_layers(row: Row, lut_path: Path, path: Path) -> Path:
     return path
 
 
-def scale_note(report: BenchReport, luts: dict[str, Path]) -> list[str]:
+def scale_note(reports: list[BenchReport], luts: dict[str, Path]) -> list[str]:
     """How the table's LUT estimates were made, and whether LUT and bench used the same thread count."""
-    bench_threads = {r.threads for r in report.results}
+    bench_threads = {r.threads for report in reports for r in report.results}
     lines = ["LUT est. in this table: the parent's bench p50 minus the LUT's savings (layer + consumers, at "
              "each pruned layer's width)."]
     for name, path in luts.items():
@@ -239,22 +260,24 @@ def scale_note(report: BenchReport, luts: dict[str, Path]) -> list[str]:
     return [" ".join(lines)]
 
 
-def write_report(bench: Path, store_root: Path, luts: dict[str, Path], out: Path, check_runs: int = 0
+def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], out: Path, check_runs: int = 0
                  ) -> list[Path]:
     """Write `out` (Markdown), `<out>.png` (trade-off) and `<out>-layers-<name>.png`; returns the paths."""
-    report = BenchReport.model_validate_json(bench.read_text())
-    rows = load_rows(bench, ModelStore(store_root), luts)
+    reports = [BenchReport.model_validate_json(bench.read_text()) for bench in benches]
+    report = reports[0]
+    rows = load_rows(reports, ModelStore(store_root), luts)
     if not rows:
-        raise ValueError(f"{bench}: no CPU results")
+        raise ValueError(f"{', '.join(map(str, benches))}: no CPU results")
     out.parent.mkdir(parents=True, exist_ok=True)
     written = [plot_tradeoff(rows, out.with_suffix(".png"))]
     first = report.results[0]
     lines = ["# Pruning report", "",
-             f"One `headcount-agent bench` run of all variants on {report.host} ({report.cpu_count} CPUs, "
-             f"{first.device_name}, OpenVINO {first.openvino}, precision {first.precision}); p50 of "
-             f"{first.latency.iterations} batch-1 inferences per variant. Speedup is against the unpruned "
-             "parent in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
-             *table(rows), "", *scale_note(report, luts), "", "## Targets", "", *verdicts(rows), ""]
+             f"{len(benches)} `headcount-agent bench` run(s) of all variants on {report.host} "
+             f"({report.cpu_count} CPUs, {first.device_name}, OpenVINO {first.openvino}, precision "
+             f"{first.precision}); p50 of {first.latency.iterations} batch-1 inferences per variant and run, "
+             "the median over the runs. Speedup: the median over runs of the unpruned parent's p50 / the "
+             "variant's p50 in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
+             *table(rows), "", *scale_note(reports, luts), "", "## Targets", "", *verdicts(rows), ""]
     if check_runs:
         lines += ["## LUT estimate on its own scale (the LUT's thread count, interleaved with the parent)", "",
                   *lut_check(rows, ModelStore(store_root), luts, check_runs), ""]
