@@ -78,6 +78,14 @@ class Lut(_Strict):
     created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     layers: dict[str, LayerLut] = Field(default_factory=dict)
 
+    def saving_ms(self, original: dict[str, int], widths: dict[str, int]) -> float:
+        """ms the table says a model saves at `widths` against `original` (its unpruned widths): the sum of
+        every pruned layer's saving with its consumers. A consumer that is itself pruned was timed at its
+        full width, so where both shrink the sum counts their overlap twice (second order)."""
+        return sum(layer.latency_ms(original[name]) - layer.latency_ms(widths[name])
+                   for name, layer in self.layers.items()
+                   if name in original and name in widths and widths[name] != original[name])
+
 
 class LutError(ValueError):
     """A LUT file cannot be used; the message names the file and the problem."""

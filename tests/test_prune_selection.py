@@ -128,3 +128,10 @@ def test_floors_bound_clusters_and_conventional() -> None:
     assert best is not None and best.group == "b"
     picked = lowest_filters({"a": group("a")}, Fixed(scores), 30, min_width=1, floors={"a": 60})
     assert [c.width_after for c in picked] == [60]
+
+
+def test_model_estimate_sums_the_pruned_layers_savings() -> None:
+    original = {"a": 64, "b": 64, "not-in-lut": 10}
+    assert TABLE.lut.saving_ms(original, {"a": 32, "b": 64, "not-in-lut": 5}) == pytest.approx(1.5)
+    assert TABLE.lut.saving_ms(original, {"a": 32, "b": 48}) == pytest.approx(2.0)
+    assert TABLE.estimate(10.0, {"a": 48, "b": 48}, original) == pytest.approx(10.0 - 1.0 - 0.5)

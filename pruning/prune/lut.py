@@ -77,9 +77,7 @@ class LayerLatency:
 
     def estimate(self, base_ms: float, widths: dict[str, int], original: dict[str, int]) -> float:
         """`base_ms` (measured unpruned) minus every pruned layer's LUT saving."""
-        saved = sum(self.ms(n, original[n]) - self.ms(n, w) for n, w in widths.items()
-                    if n in self.lut.layers and n in original and w != original[n])
-        return base_ms - saved
+        return base_ms - self.lut.saving_ms(original, widths)
 
 
 def profiling_spec(spec: ModelSpec) -> ModelSpec:

@@ -57,13 +57,6 @@ def _row(result: object, store: ModelStore) -> Row:
                parent=prov.parent if prov.kind == "pruning" else None)
 
 
-def lut_saving(lut_path: Path, original: dict[str, int], widths: dict[str, int]) -> float:
-    """ms the LUT says the pruned layers (with their consumers) save."""
-    layers = load_lut(lut_path).layers
-    return sum(layers[n].latency_ms(w) - layers[n].latency_ms(widths.get(n, w)) for n, w in original.items()
-               if n in layers)
-
-
 def median_latency(runs: list[dict[str, float]], ref: str) -> float:
     """Median of `ref`'s p50 over the bench runs that have it."""
     return statistics.median(run[ref] for run in runs if ref in run)
@@ -96,7 +89,7 @@ def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Pat
             continue
         row.speedup = median_speedup(runs, parent.ref, row.ref)
         if row.name in luts and row.original:
-            row.lut_ms = parent.p50 - lut_saving(luts[row.name], row.original, row.widths)
+            row.lut_ms = parent.p50 - load_lut(luts[row.name]).saving_ms(row.original, row.widths)
         elif row.lut_speedup:
             row.lut_ms = parent.p50 / row.lut_speedup
     return rows
@@ -179,7 +172,7 @@ def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Path], runs: i
         threads = lut_threads(luts[row.name])
         parent_xml = store.load(*row.parent.split("@", 1)).xml
         p_ms, v_ms = interleaved_ms([parent_xml, store.load(*row.ref.split("@", 1)).xml], runs, threads)
-        est = p_ms - lut_saving(luts[row.name], row.original, row.widths)
+        est = p_ms - load_lut(luts[row.name]).saving_ms(row.original, row.widths)
         lines.append(f"| {row.ref} | {threads} | {p_ms:.2f} | {v_ms:.2f} | {est:.2f} | "
                      f"{100 * (est / v_ms - 1):+.1f} % | {p_ms / v_ms:.2f}x |")
     return lines
