@@ -161,9 +161,9 @@ class Pruner:
     def _evaluate(self, model: SSD, record: StepRecord, key: int, steps: int, name: str | None = None) -> SSD:
         """Fine-tune, validate and (if the run measures) time `model`; returns it.
 
-        A named fine-tune (the final ones) saves its progress to `<name>.progress.pt` every `progress_every` steps
-        and resumes from there, so a long final fine-tune survives an interruption; the model it returns is
-        then the resumed one."""
+        A named fine-tune (the final ones) saves its progress to `<name>.progress.pt` every
+        `progress_every` steps and resumes from there, so a long final fine-tune survives an interruption;
+        the model it returns is then the resumed one."""
         if name is None:
             record.loss = finetune(model, self.train_set, steps, self.ft, key, self.distiller)
         else:
