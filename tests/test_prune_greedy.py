@@ -147,3 +147,41 @@ def test_loop_times_the_pruned_model_against_its_parent(parent: Path, synth_voc:
     timed = [r for r in records(out) if r.measured_ms is not None]
     assert timed and all(r.measured_speedup and r.measured_speedup > 0 for r in timed)
     assert (out / "parent" / "model.xml").is_file()
+
+
+def spec_lut(path: Path) -> Path:
+    """A linear hand LUT (steps every 8 filters) for every prunable root of the tiny SSD-MobileNet."""
+    from models.lut import save_lut
+    from pruning.structure import build_graph, to_spec
+    from tests.test_prune_selection import hand_lut, layer_lut
+
+    spec = to_spec(build_graph(tiny_model("ssd-mobilenet"), "ssd-mobilenet"), "tiny")
+    layers = []
+    for layer in spec.layers:
+        if layer.prunable and layer.kind != "depthwise" and (layer.group or layer.name) == layer.name:
+            entry = layer_lut(layer.name, layer.in_channels, layer.out_channels,
+                              {1: 0.01, layer.out_channels: 0.01 * layer.out_channels},
+                              list(range(8, layer.out_channels, 8)))
+            layers.append(entry.model_copy(update={"kind": layer.kind}))
+    save_lut(hand_lut(layers), path)
+    return path
+
+
+def test_variant_manifest_carries_the_pruning_provenance(parent: Path, synth_voc: Path,  # noqa: F811
+                                                        tmp_path: Path) -> None:
+    from pruning.prune.variants import export_variant
+
+    lut = spec_lut(tmp_path / "lut.json")
+    run = tmp_path / "run"
+    Pruner(settings(parent, synth_voc, run, cluster_size=None, lut=lut, distill=0.5, snapshots=[]),
+           progress=False).run()
+    stored = export_variant(run, "tiny", "cp-test", ModelStore(tmp_path / "store"), synth_voc,
+                            latency_runs=3, parent="tiny@1")
+    prov = stored.manifest.provenance
+    assert prov.kind == "pruning" and prov.parent == "tiny@1" and prov.method == "cluster"
+    details = prov.details
+    widths, original = details["filters_per_layer"], details["unpruned_filters_per_layer"]
+    assert widths != original and set(widths) <= set(original)
+    assert details["finetune"]["distill"] == 0.5
+    assert details["lut"]["threads"] == "1" and details["lut"]["saving_ms"] > 0
+    assert stored.manifest.metrics.map50 is not None and stored.manifest.metrics.latency_ms["CPU"] > 0

@@ -30,10 +30,11 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
         "filters_per_layer": {n: w for n, w in payload["config"]["widths"].items() if n in state.original},
         "unpruned_filters_per_layer": state.original,
         "lut_estimated_ms": round(state.est_latency_ms, 3), "loop_measured_base_ms": round(state.base_ms, 3),
-        "estimate_basis": "1-thread FP16 IR latency of the parent minus the LUT savings of every pruned layer",
+        "estimate_basis": f"the parent's FP16 IR latency as the loop measured it ({settings.threads} thread(s)) "
+                          "minus the LUT savings of every pruned layer",
         "finetune": {"every": settings.finetune_every, "steps": settings.finetune_steps,
                      "final_steps": settings.final_finetune_steps, "batch_size": settings.batch_size,
-                     "lr": settings.lr},
+                     "lr": settings.lr, "distill": settings.distill},
         "parent_training": training_details(settings.checkpoint, checkpoint.load_model(source)[1]),
     }
     if settings.lut is not None:
@@ -41,7 +42,9 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
 
         lut = load_lut(settings.lut)
         details["lut"] = {"path": str(settings.lut), "sha256": sha256_file(settings.lut),
-                          "device": lut.device, "device_name": lut.device_name, "step_period": lut.step_period}
+                          "device": lut.device, "device_name": lut.device_name, "step_period": lut.step_period,
+                          "threads": lut.threads, "precision": lut.precision,
+                          "saving_ms": round(lut.saving_ms(state.original, details["filters_per_layer"]), 3)}
     else:
         details["cluster_size"] = settings.cluster_size
     method = {"cluster": "cluster" if settings.lut else f"cluster-{settings.cluster_size}",
