@@ -193,8 +193,10 @@ def plot_tradeoff(rows: list[Row], path: Path) -> Path:
         for method in sorted({r.method for r in mine}):
             pts = sorted((r for r in mine if r.method == method), key=lambda r: r.p50)
             color, marker = styles.get(method, ("tab:blue", "o"))
+            # Points only: variants of one method are separate fine-tunes, not a curve (and unpruned
+            # rows may be different parents).
             ax.plot([r.p50 for r in pts], [r.map50 for r in pts], marker=marker, color=color, label=method,
-                    markersize=11 if method == "unpruned" else 7)
+                    linestyle="none", markersize=11 if method == "unpruned" else 7)
             for r in pts:
                 ax.annotate(r.ref.split("@")[1], (r.p50, r.map50), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
