@@ -167,6 +167,18 @@ def spec_lut(path: Path) -> Path:
     return path
 
 
+def test_loop_times_with_the_luts_thread_count(parent: Path, synth_voc: Path, tmp_path: Path) -> None:  # noqa: F811
+    from models.lut import load_lut, save_lut
+
+    lut = spec_lut(tmp_path / "lut.json")
+    assert Pruner(settings(parent, synth_voc, tmp_path / "a", cluster_size=None, lut=lut, threads=3),
+                  progress=False).measure_threads == 1
+    save_lut(load_lut(lut).model_copy(update={"threads": "2"}), lut)
+    assert Pruner(settings(parent, synth_voc, tmp_path / "b", cluster_size=None, lut=lut),
+                  progress=False).measure_threads == 2
+    assert Pruner(settings(parent, synth_voc, tmp_path / "c", threads=3), progress=False).measure_threads == 3
+
+
 def test_variant_manifest_carries_the_pruning_provenance(parent: Path, synth_voc: Path,  # noqa: F811
                                                         tmp_path: Path) -> None:
     from pruning.prune.variants import export_variant

@@ -97,6 +97,13 @@ class Pruner:
         self.out.mkdir(parents=True, exist_ok=True)
         path.write_text(self.s.model_dump_json(indent=1))
 
+    @property
+    def measure_threads(self) -> int:
+        """Threads the loop times IRs with: the LUT's (the deployment's, so that targets and the LUT share
+        one scale), else `--threads`. A 1-thread reading can rank variants differently from 2 threads."""
+        threads = self.table.lut.threads if self.table is not None else None
+        return int(threads) if threads and threads.isdigit() else self.s.threads
+
     # ---- estimates ----------------------------------------------------------------------------------
     def estimate(self, model: SSD, state: RunState) -> float:
         if self.table is not None:
@@ -115,7 +122,8 @@ class Pruner:
             from pruning.export import save_ir
 
             save_ir(model, self.out / "parent" / "model.xml")
-            base_ms = speedup_vs(self.out / "parent" / "model.xml", model, self.s.measure_runs, self.s.threads)[0]
+            base_ms = speedup_vs(self.out / "parent" / "model.xml", model, self.s.measure_runs,
+                                 self.measure_threads)[0]
         else:
             base_ms = sum(self.table.ms(n, g.width) for n, g in groups_of(model, self.arch).items()) \
                 if self.table else 1.0
@@ -171,7 +179,7 @@ class Pruner:
         record.map50 = 100 * validate(model, self.val_set, self.labels).map50
         if self.s.measure_runs:
             parent_ms, model_ms = speedup_vs(self.out / "parent" / "model.xml", model, self.s.measure_runs,
-                                             self.s.threads)
+                                             self.measure_threads)
             record.measured_speedup = round(parent_ms / model_ms, 4)
             record.measured_ms = round(model_ms, 3)
         return model

@@ -49,7 +49,8 @@ class PruneSettings(_Strict):
     max_steps: int = Field(default=1000, gt=0, description="Stop after this many steps (may change on resume).")
     measure_runs: int = Field(default=30, ge=0, description="IR latency runs at each evaluation; 0: never.")
     seed: int = Field(default=0, description="Seed of fine-tuning order and augmentation.")
-    threads: int = Field(default=1, gt=0, description="torch threads, and the IR timing's threads.")
+    threads: int = Field(default=1, gt=0, description="torch threads; also the IR timing's without a LUT (with "
+                         "one, IRs are timed with the LUT's thread count).")
 
 
 class Change(_Strict):
