@@ -1,7 +1,8 @@
-"""Short fine-tuning between pruning steps, the detection loss (also Taylor's), validation mAP.
+"""Fine-tuning between pruning steps and after them (optionally distilled from the parent), the detection
+loss (also Taylor's), validation mAP.
 
 Every fine-tune is seeded by its step number, so an interrupted and resumed run repeats exactly what an
-uninterrupted one would have done.
+uninterrupted one would have done; a long one also resumes from its last saved progress.
 """
 
 from __future__ import annotations
