@@ -78,6 +78,11 @@ class Lut(_Strict):
     created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     layers: dict[str, LayerLut] = Field(default_factory=dict)
 
+    @property
+    def thread_count(self) -> int | None:
+        """`threads` as a number (None where the device did not report one)."""
+        return int(self.threads) if self.threads and self.threads.isdigit() else None
+
     def saving_ms(self, original: dict[str, int], widths: dict[str, int]) -> float:
         """ms the table says a model saves at `widths` against `original` (its unpruned widths): the sum of
         every pruned layer's saving with its consumers. A consumer that is itself pruned was timed at its

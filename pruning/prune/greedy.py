@@ -101,8 +101,8 @@ class Pruner:
     def measure_threads(self) -> int:
         """Threads the loop times IRs with: the LUT's (the deployment's, so that targets and the LUT share
         one scale), else `--threads`. A 1-thread reading can rank variants differently from 2 threads."""
-        threads = self.table.lut.threads if self.table is not None else None
-        return int(threads) if threads and threads.isdigit() else self.s.threads
+        threads = self.table.lut.thread_count if self.table is not None else None
+        return threads or self.s.threads
 
     # ---- estimates ----------------------------------------------------------------------------------
     def estimate(self, model: SSD, state: RunState) -> float:

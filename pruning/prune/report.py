@@ -155,8 +155,7 @@ def layer_table(row: Row, lut_path: Path) -> list[str]:
 
 
 def lut_threads(lut_path: Path) -> int:
-    threads = load_lut(lut_path).threads
-    return int(threads) if threads and threads.isdigit() else 1
+    return load_lut(lut_path).thread_count or 1
 
 
 def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Path], runs: int = 150) -> list[str]:
