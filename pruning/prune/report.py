@@ -266,11 +266,11 @@ def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], o
     written = [plot_tradeoff(rows, out.with_suffix(".png"))]
     first = report.results[0]
     lines = ["# Pruning report", "",
-             f"{len(benches)} `headcount-agent bench` run(s) of all variants on {report.host} "
-             f"({report.cpu_count} CPUs, {first.device_name}, OpenVINO {first.openvino}, precision "
-             f"{first.precision}); p50 of {first.latency.iterations} batch-1 inferences per variant and run, "
-             "the median over the runs. Speedup: the median over runs of the unpruned parent's p50 / the "
-             "variant's p50 in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
+             f"{len(benches)} `headcount-agent bench` run(s) on {report.host} ({report.cpu_count} CPUs, "
+             f"{first.device_name}, OpenVINO {first.openvino}, precision {first.precision}); p50 of "
+             f"{first.latency.iterations} batch-1 inferences per variant and run, the median over the runs "
+             "that bench it. Speedup: the median over runs of the unpruned parent's p50 / the variant's p50 "
+             "in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
              *table(rows), "", *scale_note(reports, luts), "", "## Targets", "", *verdicts(rows), ""]
     if check_runs:
         lines += ["## LUT estimate on its own scale (the LUT's thread count, interleaved with the parent)", "",
