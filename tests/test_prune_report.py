@@ -68,3 +68,13 @@ def test_cli_parses_the_pruning_commands() -> None:
         args = _parser().parse_args(argv)
         assert callable(args.run), argv
     assert _parser().parse_args(["variant", "--run", "r", "--name", "m", "--version", "v"]).run_dir == Path("r")
+
+
+def test_lut_error_is_judged_on_the_within_run_speedup() -> None:
+    """A variant benched in a slow run has a high median p50; its speedup, taken within runs, is not
+    fooled, and the LUT estimate is compared with parent p50 / speedup."""
+    cp = Row("m@cp", "m", "cluster", "2.0x", 7.0, 79.5, 0.6, 1e9, 2_000_000, speedup=2.0, lut_ms=4.8,
+             parent="m@1", parent_p50=10.0)
+    assert cp.implied_ms == 5.0
+    assert "LUT estimate m@cp: 4.80 ms vs 5.00 ms measured (-4 %, within 15 %)" in "\n".join(
+        verdicts([rows()[0], cp]))
