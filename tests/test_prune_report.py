@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.lut import save_lut
 from pruning.prune.report import (
     Row,
     layer_table,
@@ -53,8 +52,7 @@ def test_table_and_plots(tmp_path: Path) -> None:
     assert lines[2].startswith("| m@1 | unpruned") and len(lines) == 5
     assert "| m@cp-2x | cluster | 2.0x | 5.00 | 2.00x | 79.50 |" in "\n".join(lines)
     assert plot_tradeoff(rows(), tmp_path / "r.png").stat().st_size > 1000
-    lut = tmp_path / "lut.json"
-    save_lut(hand_lut([layer_lut("a", 8, 64, {16: 1.0, 32: 1.5, 64: 3.0}, [32])]), lut)
+    lut = hand_lut([layer_lut("a", 8, 64, {16: 1.0, 32: 1.5, 64: 3.0}, [32])])
     assert "| a | 64 | 32 | 3.000 | 1.500 |" in "\n".join(layer_table(rows()[1], lut))
     assert plot_layers(rows()[1], lut, tmp_path / "l.png").stat().st_size > 1000
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.bench.results import BenchReport
-from models.lut import load_lut
+from models.lut import Lut, load_lut
 from models.store import ModelStore
 
 TARGET_SPEEDUP, TARGET_DROP, EQUAL_MAP, TARGET_RATIO, LUT_TOLERANCE = 1.8, 1.0, 0.5, 0.9, 0.15
@@ -74,7 +74,7 @@ def median_speedup(runs: list[dict[str, float]], parent: str, ref: str) -> float
     return statistics.median(run[parent] / run[ref] for run in runs if ref in run and parent in run)
 
 
-def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Path] | None = None) -> list[Row]:
+def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut] | None = None) -> list[Row]:
     """Rows of the benches' CPU results (medians over the runs, see the module's docstring).
 
     With a LUT for the model name, a variant's LUT estimate is the parent's p50 minus the LUT savings;
@@ -97,7 +97,7 @@ def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Pat
         row.speedup = median_speedup(runs, parent.ref, row.ref)
         row.parent_p50 = parent.p50
         if row.name in luts and row.original:
-            row.lut_ms = parent.p50 - load_lut(luts[row.name]).saving_ms(row.original, row.widths)
+            row.lut_ms = parent.p50 - luts[row.name].saving_ms(row.original, row.widths)
         elif row.lut_speedup:
             row.lut_ms = parent.p50 / row.lut_speedup
     return rows
@@ -149,8 +149,7 @@ def verdicts(rows: list[Row]) -> list[str]:
     return lines
 
 
-def layer_table(row: Row, lut_path: Path) -> list[str]:
-    lut = load_lut(lut_path)
+def layer_table(row: Row, lut: Lut) -> list[str]:
     lines = [f"Latency per layer (LUT, layer + consumers), {row.ref}:", "",
              "| layer | filters before | after | LUT ms before | after |", "| --- | --- | --- | --- | --- |"]
     for name, before in row.original.items():
@@ -162,11 +161,7 @@ def layer_table(row: Row, lut_path: Path) -> list[str]:
     return lines
 
 
-def lut_threads(lut_path: Path) -> int:
-    return load_lut(lut_path).thread_count or 1
-
-
-def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Path], runs: int = 150) -> list[str]:
+def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Lut], runs: int = 150) -> list[str]:
     """The LUT on its own scale: each variant timed interleaved with its parent (this machine, now) with
     the LUT's own thread count; estimate = parent ms - LUT savings."""
     from pruning.prune.timing import interleaved_ms
@@ -176,10 +171,10 @@ def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Path], runs: i
     for row in rows:
         if row.name not in luts or not row.original or not row.parent:
             continue
-        threads = lut_threads(luts[row.name])
+        threads = luts[row.name].thread_count or 1
         parent_xml = store.load(*row.parent.split("@", 1)).xml
         p_ms, v_ms = interleaved_ms([parent_xml, store.load(*row.ref.split("@", 1)).xml], runs, threads)
-        est = p_ms - load_lut(luts[row.name]).saving_ms(row.original, row.widths)
+        est = p_ms - luts[row.name].saving_ms(row.original, row.widths)
         lines.append(f"| {row.ref} | {threads} | {p_ms:.2f} | {v_ms:.2f} | {est:.2f} | "
                      f"{100 * (est / v_ms - 1):+.1f} % | {p_ms / v_ms:.2f}x |")
     return lines
@@ -218,14 +213,13 @@ def plot_tradeoff(rows: list[Row], path: Path) -> Path:
     return path
 
 
-def plot_layers(row: Row, lut_path: Path, path: Path) -> Path:
+def plot_layers(row: Row, lut: Lut, path: Path) -> Path:
     """LUT latency of every prunable layer at its unpruned and its pruned width."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lut = load_lut(lut_path)
     names = [n for n in row.original if n in lut.layers]
     before = [lut.layers[n].latency_ms(row.original[n]) for n in names]
     after = [lut.layers[n].latency_ms(row.widths.get(n, row.original[n])) for n in names]
@@ -243,14 +237,14 @@ def plot_layers(row: Row, lut_path: Path, path: Path) -> Path:
     return path
 
 
-def scale_note(reports: list[BenchReport], luts: dict[str, Path]) -> list[str]:
+def scale_note(reports: list[BenchReport], luts: dict[str, Lut]) -> list[str]:
     """How the table's LUT estimates were made, and whether LUT and bench used the same thread count."""
     bench_threads = {r.threads for report in reports for r in report.results}
     lines = ["LUT est. in this table: the parent's bench p50 minus the LUT's savings (layer + consumers, at "
              "each pruned layer's width); its error is against the parent's p50 / the variant's speedup (the "
              "measured latency on the parent's scale, robust to a machine that drifts between runs)."]
-    for name, path in luts.items():
-        threads = lut_threads(path)
+    for name, lut in luts.items():
+        threads = lut.thread_count or 1
         if None in bench_threads:
             lines.append(f"The {name} LUT was measured with {threads} thread(s); this bench did not record its "
                          "thread count.")
@@ -268,7 +262,9 @@ def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], o
     """Write `out` (Markdown), `<out>.png` (trade-off) and `<out>-layers-<name>.png`; returns the paths."""
     reports = [BenchReport.model_validate_json(bench.read_text()) for bench in benches]
     report = reports[0]
-    rows = load_rows(reports, ModelStore(store_root), luts)
+    store = ModelStore(store_root)
+    tables = {name: load_lut(path) for name, path in luts.items()}
+    rows = load_rows(reports, store, tables)
     if not rows:
         raise ValueError(f"{', '.join(map(str, benches))}: no CPU results")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -280,17 +276,17 @@ def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], o
              f"{first.latency.iterations} batch-1 inferences per variant and run, the median over the runs "
              "that bench it. Speedup: the median over runs of the unpruned parent's p50 / the variant's p50 "
              "in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
-             *table(rows), "", *scale_note(reports, luts), "", "## Targets", "", *verdicts(rows), ""]
+             *table(rows), "", *scale_note(reports, tables), "", "## Targets", "", *verdicts(rows), ""]
     if check_runs:
         lines += ["## LUT estimate on its own scale (the LUT's thread count, interleaved with the parent)", "",
-                  *lut_check(rows, ModelStore(store_root), luts, check_runs), ""]
-    for name, lut_path in luts.items():
+                  *lut_check(rows, store, tables, check_runs), ""]
+    for name, lut in tables.items():
         cluster = [r for r in rows if r.name == name and r.method.startswith("cluster") and r.widths]
         if not cluster:
             continue
         best = max(cluster, key=lambda r: r.speedup)
         png = out.with_name(f"{out.stem}-layers-{name}.png")
-        written.append(plot_layers(best, lut_path, png))
-        lines += ["", f"## Layers of {best.ref}", "", f"![layers]({png.name})", "", *layer_table(best, lut_path)]
+        written.append(plot_layers(best, lut, png))
+        lines += ["", f"## Layers of {best.ref}", "", f"![layers]({png.name})", "", *layer_table(best, lut)]
     out.write_text("\n".join(lines) + "\n")
     return [out, *written]
