@@ -8,6 +8,7 @@ an interrupted run resumes where it was), `state.json` (readable mirror), `steps
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -69,8 +70,8 @@ class Pruner:
             raise ValueError("--method cluster needs --lut or --cluster-size")
         self.cost = FlopCost(parent)
         self.parent = parent
-        self.distiller = Distiller(checkpoint.load_model(settings.checkpoint)[0], settings.distill) \
-            if settings.distill > 0 else None
+        # The teacher is a frozen copy: `parent` itself is pruned in place by a fresh run.
+        self.distiller = Distiller(copy.deepcopy(parent), settings.distill) if settings.distill > 0 else None
 
     # ---- run directory ------------------------------------------------------------------------------
     def _save(self, name: str, model: SSD, state: RunState) -> None:
