@@ -94,7 +94,7 @@ def _add_report(p: argparse.ArgumentParser) -> None:
                    help="LUT per architecture, for latency per layer before/after (repeatable)")
     p.add_argument("--out", type=Path, default=Path("docs/pruning-report.md"), help="Markdown; PNGs beside it")
     p.add_argument("--check-runs", type=int, default=0,
-                   help="also time every variant against its parent with one thread (the LUT's scale), N runs")
+                   help="also time every variant against its parent with the LUT's thread count (its scale), N runs")
     p.set_defaults(run=_run_report)
 
 
