@@ -11,9 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from models.lut import load_lut
 from models.manifest import Provenance, sha256_file
 from models.store import ModelStore, StoredModel
 from pruning import checkpoint
+from pruning.config import ModelConfig
 from pruning.prune.records import PruneSettings, RunState
 from pruning.release import release, training_details
 
@@ -22,6 +24,8 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
     settings = PruneSettings.model_validate_json((run / "prune.json").read_text())
     payload = checkpoint.read(source)
     state = RunState.model_validate(payload["state"])
+    lut = load_lut(settings.lut) if settings.lut is not None else None
+    timed_threads = (lut.thread_count if lut is not None else None) or settings.threads  # as Pruner.measure_threads
     details: dict[str, Any] = {
         "target": {"speedup": settings.target_speedup, "latency_ms": settings.target_latency_ms,
                    "max_map_drop": settings.max_map_drop},
@@ -30,17 +34,14 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
         "filters_per_layer": {n: w for n, w in payload["config"]["widths"].items() if n in state.original},
         "unpruned_filters_per_layer": state.original,
         "lut_estimated_ms": round(state.est_latency_ms, 3), "loop_measured_base_ms": round(state.base_ms, 3),
-        "estimate_basis": f"the parent's FP16 IR latency as the loop measured it ({settings.threads} thread(s)) "
+        "estimate_basis": f"the parent's FP16 IR latency as the loop measured it ({timed_threads} thread(s)) "
                           "minus the LUT savings of every pruned layer",
         "finetune": {"every": settings.finetune_every, "steps": settings.finetune_steps,
                      "final_steps": settings.final_finetune_steps, "batch_size": settings.batch_size,
                      "lr": settings.lr, "distill": settings.distill},
-        "parent_training": training_details(settings.checkpoint, checkpoint.load_model(source)[1]),
+        "parent_training": training_details(settings.checkpoint, ModelConfig.model_validate(payload["config"])),
     }
-    if settings.lut is not None:
-        from models.lut import load_lut
-
-        lut = load_lut(settings.lut)
+    if lut is not None:
         details["lut"] = {"path": str(settings.lut), "sha256": sha256_file(settings.lut),
                           "device": lut.device, "device_name": lut.device_name, "step_period": lut.step_period,
                           "threads": lut.threads, "precision": lut.precision,
