@@ -1,9 +1,9 @@
-"""Reference tables for the README, generated from the code so the docs cannot drift from it.
+"""Reference tables for docs/reference.md, generated from the code so the docs cannot drift from it.
 
     python -m agent.reference config|topics|commands    print one table
-    python -m agent.reference --write                   refresh README.md's tables and docs/schemas/
+    python -m agent.reference --write                   refresh docs/reference.md's tables and docs/schemas/
 
-`tests/test_docs.py` checks that README.md holds exactly these tables.
+`tests/test_docs.py` checks that docs/reference.md holds exactly these tables.
 """
 
 from __future__ import annotations
@@ -111,7 +111,10 @@ def json_schemas() -> dict[str, dict]:
     }
 
 
-def render_readme(text: str) -> str:
+REFERENCE_DOC = Path("docs") / "reference.md"
+
+
+def render_reference(text: str) -> str:
     """`text` with every `<!-- reference:NAME -->` block replaced by the current table."""
     for name, table in TABLES.items():
         pattern = re.compile(rf"(<!-- reference:{name} -->\n).*?(<!-- /reference:{name} -->)", re.S)
@@ -124,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     if args == ["--write"]:
         root = Path(__file__).resolve().parents[1]
-        readme = root / "README.md"
-        readme.write_text(render_readme(readme.read_text()))
+        reference = root / REFERENCE_DOC
+        reference.write_text(render_reference(reference.read_text()))
         (root / "docs" / "schemas").mkdir(parents=True, exist_ok=True)
         for name, schema in json_schemas().items():
             (root / "docs" / "schemas" / name).write_text(json.dumps(schema, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""The README matches the code: its reference tables are generated, its quick start is two commands."""
+"""The docs match the code: docs/reference.md's tables are generated, the README's quick start is two commands."""
 
 from __future__ import annotations
 
@@ -8,29 +8,32 @@ from pathlib import Path
 
 import pytest
 
-from agent.reference import TABLES, json_schemas, render_readme
+from agent.reference import REFERENCE_DOC, TABLES, json_schemas, render_reference
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+REFERENCE = ROOT / REFERENCE_DOC
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_reference_tables_are_current(name: str) -> None:
-    text = README.read_text()
+    text = REFERENCE.read_text()
     block = re.search(rf"<!-- reference:{name} -->\n(.*?)\n<!-- /reference:{name} -->", text, re.S)
-    assert block, f"README lacks the {name} reference block"
-    assert block.group(1) == TABLES[name](), f"README's {name} table is stale: run `python -m agent.reference --write`"
+    assert block, f"{REFERENCE_DOC} lacks the {name} reference block"
+    assert block.group(1) == TABLES[name](), (
+        f"{REFERENCE_DOC}'s {name} table is stale: run `python -m agent.reference --write`")
 
 
 @pytest.mark.parametrize("name", sorted(json_schemas()))
 def test_published_json_schemas_are_current(name: str) -> None:
-    path = README.parent / "docs" / "schemas" / name
+    path = ROOT / "docs" / "schemas" / name
     assert path.is_file() and json.loads(path.read_text()) == json_schemas()[name], (
         f"{path} is stale: run `python -m agent.reference --write`")
 
 
 def test_render_is_idempotent() -> None:
-    text = README.read_text()
-    assert render_readme(text) == text
+    text = REFERENCE.read_text()
+    assert render_reference(text) == text
 
 
 def test_quick_start_is_exactly_two_commands() -> None:
