@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from agent.config import TOPIC_SEGMENT
 from models.manifest import NAME_PATTERN
 
 MAX_COMMAND_BYTES = 4096
@@ -54,8 +55,32 @@ class Status(_Command):
     action: Literal["status"]
 
 
-Command = Annotated[SwapModel | SetDevice | Status, Field(discriminator="action")]
+class Snapshot(_Command):
+    """Publish an annotated JPEG of a camera's latest frame on `<camera>/snapshot`."""
+
+    action: Literal["snapshot"]
+    camera: str = Field(pattern=TOPIC_SEGMENT, description="Camera name from the agent's config.")
+
+
+AnyCommand = SwapModel | SetDevice | Status | Snapshot
+Command = Annotated[AnyCommand, Field(discriminator="action")]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+class SnapshotInfo(BaseModel):
+    """What a snapshot published: enough to find it on its topic (`sha256`) and to judge it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    camera: str = Field(description="Camera name.")
+    topic: str = Field(description="Where the JPEG was published.")
+    bytes: int = Field(ge=0, description="Size of the JPEG.")
+    sha256: str = Field(description="SHA-256 of the JPEG, to match it with the message on `topic`.")
+    width: int = Field(ge=1, description="Width of the JPEG (lower than the frame's when downscaled to fit).")
+    height: int = Field(ge=1, description="Height of the JPEG.")
+    quality: int = Field(ge=1, le=100, description="JPEG quality used.")
+    frame: int = Field(ge=0, description="Index of the frame in the camera's stream.")
+    ts: float = Field(description="Unix time (s) the frame was read.")
 
 
 class CommandResult(BaseModel):
@@ -73,6 +98,7 @@ class CommandResult(BaseModel):
         default=None, description="Per camera: index of the first frame the new model processed.",
     )
     status: dict | None = Field(default=None, description="For `status`: the state and per-camera figures.")
+    snapshot: SnapshotInfo | None = Field(default=None, description="For `snapshot`: what was published.")
 
 
 class CommandRejected(ValueError):
@@ -93,7 +119,7 @@ def _readable_id(data: object, key: str) -> str | None:
     return None
 
 
-def parse_command(payload: bytes) -> SwapModel | SetDevice | Status:
+def parse_command(payload: bytes) -> AnyCommand:
     """Validate a raw payload; raises CommandRejected with a reason a person can act on."""
     if len(payload) > MAX_COMMAND_BYTES:
         raise CommandRejected(f"command is {len(payload)} bytes; the limit is {MAX_COMMAND_BYTES}")

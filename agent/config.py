@@ -52,6 +52,20 @@ class MqttConfig(_Section):
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest wait between reconnect attempts.")
 
 
+class TilingConfig(_Section):
+    rows: int = Field(default=2, ge=1, le=4, description="Crops per column.")
+    cols: int = Field(default=2, ge=1, le=4, description="Crops per row.")
+    fraction: float = Field(default=0.6, gt=0.0, le=1.0, description="Each crop's side as a fraction of the frame's.")
+    full_frame: bool = Field(default=True, description="Also run the whole frame (people too big for a crop).")
+
+    @model_validator(mode="after")
+    def _covers_frame(self) -> TilingConfig:
+        if self.fraction * max(self.rows, self.cols) < 1.0:
+            raise ValueError(f"{self.rows}x{self.cols} crops of {self.fraction} leave gaps: "
+                             f"fraction must be at least 1/{max(self.rows, self.cols)}")
+        return self
+
+
 class ModelConfig(_Section):
     store: Path = Field(default=Path("models"), description="Model store root (`<store>/<name>/<version>/`).")
     name: str = Field(default="person-ssdlite", pattern=NAME_PATTERN, description="Model name in the store.")
@@ -62,7 +76,15 @@ class ModelConfig(_Section):
         description="Device preference list (OpenVINO names, AUTO:/HETERO: allowed); the first available wins, "
         "CPU is the fallback.",
     )
-    score_threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="Minimum detection score counted.")
+    score_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Minimum detection score counted. Default: the model's calibrated count threshold "
+        "(manifest `metrics.count_threshold`), else 0.5.",
+    )
+    tiling: TilingConfig | None = Field(
+        default=None, description="Also run the model on overlapping crops of every frame (all cameras; a "
+        "camera's own `tiling` wins). Finds small, distant people; costs one inference per window.",
+    )
     label: str = Field(default="person", description="Label to count; must be one of the model's labels.")
     performance_hint: Literal["LATENCY", "THROUGHPUT"] = Field(
         default="LATENCY", description="OpenVINO performance hint for the compiled model."
@@ -90,6 +112,15 @@ class LineConfig(_Section):
         return self
 
 
+class OccupancyConfig(_Section):
+    window_s: float = Field(default=1.5, ge=0.0, le=60.0,
+                            description="Seconds of per-frame counts the published occupancy is taken over.")
+    statistic: Literal["median", "mean", "max", "last"] = Field(
+        default="median", description="What is published of the window: `last` publishes raw per-frame counts.")
+    hold_s: float = Field(default=0.5, ge=0.0, le=60.0,
+                          description="The statistic must differ this long from the published value to change it.")
+
+
 class TrackerConfig(_Section):
     iou_threshold: float = Field(default=0.3, gt=0.0, lt=1.0, description="Minimum IoU to continue a track.")
     max_missed: int = Field(default=5, ge=0, description="Frames a track survives without a detection.")
@@ -111,8 +142,14 @@ class CameraConfig(_Section):
         default=None, min_length=3, description="Polygon (normalised points); occupancy counts only inside it."
     )
     line: LineConfig | None = Field(default=None, description="Counting line for in/out totals.")
+    tiling: TilingConfig | None = Field(default=None, description="Tiled inference for this camera (see model.tiling).")
+    occupancy: OccupancyConfig | None = Field(default=None, description="Smoothing for this camera (default: the "
+                                              "top-level `occupancy`).")
     stall_timeout_s: float = Field(default=10.0, gt=0, description="No frame for this long: reconnect.")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest wait between reconnect attempts.")
+    snapshot_interval_s: float | None = Field(
+        default=None, gt=0, description="Publish an annotated snapshot this often; omit for on request only."
+    )
 
     @property
     def is_file(self) -> bool:
@@ -134,6 +171,21 @@ class QueueConfig(_Section):
     flush_timeout_s: float = Field(default=5.0, ge=0, description="At shutdown, wait this long for PUBACKs.")
 
 
+class SnapshotConfig(_Section):
+    max_bytes: int = Field(
+        default=200_000, ge=10_000, description="JPEG size bound: quality, then resolution, is lowered to fit."
+    )
+    quality: int = Field(default=85, ge=30, le=100, description="JPEG quality tried first.")
+    retain: bool = Field(default=False, description="Publish snapshots retained (the last one stays on the broker).")
+
+
+class HomeAssistantConfig(_Section):
+    enabled: bool = Field(default=False, description="Publish Home Assistant MQTT discovery configs (retained).")
+    discovery_prefix: str = Field(
+        default="homeassistant", pattern=TOPIC_SEGMENT, description="Home Assistant's discovery prefix."
+    )
+
+
 class AgentConfig(_Section):
     device_id: str = Field(
         default_factory=lambda: socket.gethostname().split(".")[0] or "agent",
@@ -143,8 +195,12 @@ class AgentConfig(_Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    occupancy: OccupancyConfig = Field(default_factory=OccupancyConfig,
+                                       description="How the published occupancy is smoothed.")
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
+    snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     cameras: list[CameraConfig] = Field(min_length=1, description="At least one camera.")
     stall_exit_s: float = Field(
         default=60.0, gt=0,

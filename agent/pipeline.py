@@ -85,6 +85,8 @@ class CameraWorker(threading.Thread):
         self.switch_frames: list[tuple[RunningModel, int]] = []
         """(model, index of the first frame it processed), one entry per model this camera has used."""
         self._last_emit = 0.0
+        self.latest: tuple | None = None
+        """(frame, detections, result, class_id) of the last processed frame, by reference, for snapshots."""
 
     @property
     def camera(self) -> str:
@@ -126,6 +128,7 @@ class CameraWorker(threading.Thread):
         detections, times = detector.session().run(frame.image, self.score_threshold)
         height, width = frame.image.shape[:2]
         result = self.counter.update(detections, width, height, running.class_id)
+        self.latest = (frame, detections, result, running.class_id)
         self.stats.add("decode", frame.decode_s)
         self.stats.add("preprocess", times.preprocess)
         self.stats.add("infer", times.infer)

@@ -91,6 +91,8 @@ TOPICS: dict[str, TopicSpec] = {
     "telemetry": TopicSpec("telemetry", TelemetryMessage, 0, False, "Latency, fps, load, power per interval."),
     "cmd": TopicSpec("cmd", None, 1, False, "Commands to the agent (JSON)."),
     "cmd_result": TopicSpec("cmd/result", None, 1, False, "Results of commands."),
+    "snapshot": TopicSpec("{camera}/snapshot", None, 0, False,
+                          "JPEG of the latest frame, annotated; on request and per `snapshot_interval_s`."),
     "bench": TopicSpec("bench", BenchResult, 1, False, "Benchmark results from `headcount-agent bench`."),
 }
 
