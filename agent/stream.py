@@ -1,8 +1,10 @@
 """Camera readers: one thread per camera that always hands over the newest frame.
 
 A live camera never waits for inference: when a new frame arrives before the last one was taken, the
-old one is dropped (and counted). A failed or stalled source is reopened with exponential backoff.
-Files can play at their own frame rate (like a camera) or as fast as inference takes frames.
+old one is dropped (and counted). A source that fails, ends or stalls is reopened with exponential
+backoff. A stall is watched on frame arrival for every kind of source (`agent.capture.WatchedCapture`):
+a read that has not returned after `stall_timeout_s` is abandoned. Files can play at their own frame
+rate (like a camera) or as fast as inference takes frames.
 """
 
 from __future__ import annotations
@@ -10,20 +12,33 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import cv2
 import numpy as np
 
-from agent.config import CameraConfig, is_file_source
+from agent.capture import Opener, ReadCancelled, SourceStalled, WatchedCapture, open_capture
+from agent.config import CameraConfig
+from agent.redact import redact_text
 from agent.telemetry import CameraCounters
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 0.5
+RECONNECT_HISTORY = 64
+
+ReconnectReason = Literal["open failed", "stalled", "ended"]
+
+
+@dataclass(frozen=True)
+class ReconnectAttempt:
+    """One wait before reopening a source: when it began (monotonic), how long, and why."""
+
+    at: float
+    delay_s: float
+    reason: ReconnectReason
 
 
 @dataclass(frozen=True)
@@ -70,26 +85,10 @@ class FrameSlot:
                 self._cond.wait(poll_s)
 
 
-def open_capture(source: str, timeout_s: float) -> Any:
-    """`cv2.VideoCapture` for a file path, URL or USB index, with open/read timeouts where supported."""
-    if source.isdigit():
-        return cv2.VideoCapture(int(source))
-    if is_file_source(source) and not Path(source).is_file():
-        raise FileNotFoundError(f"video file {source} not found")
-    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(timeout_s * 1000), cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-              int(timeout_s * 1000)]
-    return cv2.VideoCapture(source, cv2.CAP_ANY, params)
-
-
 class CameraReader(threading.Thread):
-    """Reads one camera into a `FrameSlot` until `stop` is set."""
+    """Reads one camera into a `FrameSlot` until `stop` is set; `opener` makes the capture (tests inject one)."""
 
-    def __init__(
-        self,
-        config: CameraConfig,
-        stop: threading.Event,
-        opener: Callable[[str, float], Any] = open_capture,
-    ) -> None:
+    def __init__(self, config: CameraConfig, stop: threading.Event, opener: Opener = open_capture) -> None:
         super().__init__(name=f"camera-{config.name}", daemon=True)
         self.config = config
         self.stop_event = stop
@@ -98,6 +97,7 @@ class CameraReader(threading.Thread):
         self.state = "starting"
         self.frames_read = 0
         self.reconnects = 0
+        self.reconnect_history: deque[ReconnectAttempt] = deque(maxlen=RECONNECT_HISTORY)
         self.is_file = config.is_file
 
     def counters(self, frames_processed: int) -> CameraCounters:
@@ -106,50 +106,60 @@ class CameraReader(threading.Thread):
     def run(self) -> None:
         backoff = BACKOFF_START_S
         while not self.stop_event.is_set():
+            frames_before = self.frames_read
             try:
-                capture = self.opener(self.config.source, self.config.stall_timeout_s)
-                if not capture.isOpened():
-                    raise OSError(f"cannot open {self.config.source}")
+                capture = WatchedCapture(self.opener, self.config.source, self.config.stall_timeout_s, self.stop_event)
             except (OSError, cv2.error) as exc:
-                self._wait_reconnect(f"camera {self.config.name}: {exc}", backoff)
-                backoff = min(backoff * 2, self.config.reconnect_max_s)
-                continue
-            got_frames = self._read_until_end(capture)
-            capture.release()
-            if got_frames:
-                backoff = BACKOFF_START_S
-            if self.is_file and not self.config.loop and got_frames:
-                self.state = "ended"
-                log.info("camera %s: end of file after %d frames", self.config.name, self.frames_read)
+                problem, reason = str(exc), "open failed"
+            except SourceStalled as exc:
+                problem, reason = str(exc), "stalled"
+            except ReadCancelled:
                 return
-            if self.is_file and self.config.loop and got_frames:
-                continue  # reopen at frame 0
-            self._wait_reconnect(f"camera {self.config.name}: stream ended or stalled", backoff)
+            else:
+                try:
+                    self._read_until_end(capture)
+                    problem, reason = "stream ended", "ended"
+                except SourceStalled as exc:
+                    problem, reason = str(exc), "stalled"
+                except ReadCancelled:
+                    return
+                finally:
+                    capture.close()
+            if self.stop_event.is_set():
+                return
+            if self.frames_read > frames_before:
+                backoff = BACKOFF_START_S
+                if self.is_file and reason == "ended":
+                    if not self.config.loop:
+                        self.state = "ended"
+                        log.info("camera %s: end of file after %d frames", self.config.name, self.frames_read)
+                        return
+                    continue  # reopen at frame 0
+            self._wait_reconnect(problem, reason, backoff)
             backoff = min(backoff * 2, self.config.reconnect_max_s)
 
-    def _wait_reconnect(self, message: str, delay: float) -> None:
+    def _wait_reconnect(self, message: str, reason: ReconnectReason, delay: float) -> None:
         self.state = "reconnecting"
         self.reconnects += 1
-        log.warning("%s; reconnecting in %.1f s", message, delay)
+        self.reconnect_history.append(ReconnectAttempt(time.monotonic(), delay, reason))
+        log.warning("camera %s: %s; reconnecting in %.1f s", self.config.name, redact_text(message), delay)
         self.stop_event.wait(delay)
 
-    def _read_until_end(self, capture: Any) -> bool:
-        """Read frames into the slot; True if at least one frame came."""
+    def _read_until_end(self, capture: WatchedCapture) -> None:
+        """Read frames into the slot until the source ends; raises `SourceStalled` or `ReadCancelled`."""
         fps = capture.get(cv2.CAP_PROP_FPS) if self.is_file and self.config.realtime else 0.0
         period = 1.0 / fps if fps and fps > 0 else 0.0
         next_due = time.monotonic()
-        got = False
         while not self.stop_event.is_set():
             started = time.perf_counter()
             ok, image = capture.read()
             decode_s = time.perf_counter() - started
             if not ok or image is None:
-                return got
+                return
             if self.is_file and not self.config.realtime:
                 # Read one frame ahead, then wait for the slot: the next frame is decoded while the
                 # current one is inferred, and none is dropped.
                 self.slot.wait_empty(self.stop_event)
-            got = True
             self.state = "streaming"
             self.slot.put(Frame(image, self.frames_read, time.time(), decode_s))
             self.frames_read += 1
@@ -160,4 +170,3 @@ class CameraReader(threading.Thread):
                     self.stop_event.wait(delay)
                 else:
                     next_due = time.monotonic()  # fell behind: do not try to catch up in a burst
-        return got
