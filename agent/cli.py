@@ -4,6 +4,7 @@
     headcount-agent check-config FILE              validate a config file and exit
     headcount-agent swap --config FILE M@V         swap a running agent's model, wait for the result
     headcount-agent command --config FILE status   ask a running agent what it runs
+    headcount-agent snapshot --config FILE --camera C --out F.jpg   save a camera's annotated snapshot
     headcount-agent bench / profile                measure models and devices (see --help of each)
     headcount-agent install-service                install the systemd unit (see README)
     headcount-agent schema {config,topics,commands,manifest}   print JSON Schemas
@@ -25,6 +26,7 @@ from agent.bench.cli import register as register_bench
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.profile.cli import register as register_profile
 from agent.service import register as register_service
+from agent.snapshot_cli import register as register_snapshot
 from agent.swap_cli import register as register_swap
 
 log = logging.getLogger("agent")
@@ -120,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_service(sub)
     register_swap(sub)
+    register_snapshot(sub)
     register_profile(sub)
     register_bench(sub)
     return parser

@@ -19,13 +19,24 @@ from typing import Any
 
 import openvino as ov
 
-from agent.commands import CommandRejected, CommandResult, SetDevice, Status, SwapModel, parse_command
+from agent.commands import (
+    AnyCommand,
+    CommandRejected,
+    CommandResult,
+    SetDevice,
+    Snapshot,
+    SnapshotInfo,
+    Status,
+    SwapModel,
+    parse_command,
+)
 from agent.config import ModelConfig
 from agent.decoders import DecoderError
 from agent.detector import Detector
 from agent.devices import choose_device, is_available, next_device
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel
 from agent.precompile import precompile
+from agent.snapshot import SnapshotUnavailable
 from models.store import ModelStore, ModelStoreError, StoredModel
 
 log = logging.getLogger(__name__)
@@ -51,6 +62,8 @@ class ControlContext:
     publish_state: Callable[[], None]
     status: Callable[[], dict[str, Any]]
     cache_dir: Path | None = None
+    snapshot: Callable[[str], SnapshotInfo] | None = None
+    """Publish a camera's snapshot (`agent.snapshot.Snapshots.publish`); raises SnapshotUnavailable."""
 
 
 def check_label_id(stored: StoredModel, label: str) -> int:
@@ -151,21 +164,30 @@ class Controller(threading.Thread):
                 continue
             job()
 
-    def _run(self, command: SwapModel | SetDevice | Status) -> None:
+    def _run(self, command: AnyCommand) -> None:
         started = time.perf_counter()
         try:
             if isinstance(command, Status):
                 result = CommandResult(request_id=command.request_id, action=command.action, ok=True,
                                        status=self.ctx.status(), **self._running())
+            elif isinstance(command, Snapshot):
+                result = self._snapshot(command)
             else:
                 result = self._switch(command)
-        except ModelUnusable as exc:
+        except (ModelUnusable, SnapshotUnavailable) as exc:
             log.warning("command %s (%s) refused: %s", command.request_id, command.action, exc)
             result = CommandResult(request_id=command.request_id, action=command.action, ok=False,
                                    reason=str(exc), **self._running())
         log.info("command %s (%s) done in %.0f ms: %s", command.request_id, command.action,
                  (time.perf_counter() - started) * 1000, "ack" if result.ok else "nack")
         self.ctx.publish_result(result)
+
+    def _snapshot(self, command: Snapshot) -> CommandResult:
+        if self.ctx.snapshot is None:
+            raise SnapshotUnavailable("snapshots are not available in this agent")
+        info = self.ctx.snapshot(command.camera)
+        return CommandResult(request_id=command.request_id, action=command.action, ok=True, snapshot=info,
+                             **self._running())
 
     def _running(self) -> dict[str, str]:
         detector = self.ctx.active.detector

@@ -23,11 +23,13 @@ from agent.commands import CommandResult
 from agent.config import AgentConfig
 from agent.control import ControlContext, Controller, ModelUnusable, prepare_model
 from agent.counting import CameraCounter
+from agent.homeassistant import HomeAssistantDiscovery
 from agent.liveness import Liveness
 from agent.mqtt import MqttLink
 from agent.notify import Notifier
 from agent.outbox import CountOutbox
 from agent.pipeline import ActiveModel, CameraWorker
+from agent.snapshot import Snapshots
 from agent.stream import CameraReader
 from agent.telemetry import TelemetrySampler
 from agent.topics import StateMessage, Topics
@@ -67,6 +69,7 @@ class Agent:
         self.outbox: CountOutbox | None = None
         self.controller: Controller | None = None
         self.workers: list[CameraWorker] = []
+        self.snapshots: Snapshots | None = None
         self.summary: RunSummary | None = None
         self.cache_dir = config.model.cache_dir or config.queue.path.parent / "ov-cache"
 
@@ -83,6 +86,8 @@ class Agent:
         client_id = self.config.mqtt.client_id or f"headcount-{self.config.device_id}"
         self.link = MqttLink(self.config.mqtt, self.topics, client_id, on_command=self._on_command)
         self.link.on_connect(self.publish_state)
+        if self.config.homeassistant.enabled:
+            HomeAssistantDiscovery(self.config, self.link).attach()
         self.outbox = CountOutbox(self.config.queue.path, self.link, self.config.queue.max_messages)
         self.outbox.start()
         self.link.start()
@@ -90,10 +95,12 @@ class Agent:
     def start_controller(self) -> None:
         assert self.active is not None and self.link is not None
         link = self.link
+        self.snapshots = Snapshots.over(link, self.config, self.workers)
         ctx = ControlContext(
             store=self.store, core=self.core, model_config=self.config.model, active=self.active,
             workers=self.workers, publish_result=lambda r: link.publish("cmd_result", r),
             publish_state=self.publish_state, status=self.status, cache_dir=self.cache_dir,
+            snapshot=self.snapshots.publish,
         )
         self.controller = Controller(ctx, self.stop)
         self.controller.start()
@@ -164,6 +171,8 @@ class Agent:
             if time.monotonic() >= next_telemetry:
                 self.publish_telemetry()
                 next_telemetry += self.config.telemetry.interval_s
+            if self.snapshots is not None:
+                self.snapshots.tick()
             self.stop.wait(0.2)
         self.shutdown(started)
         return code

@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from agent.commands import SetDevice, Status, SwapModel
+from agent.commands import AnyCommand
 from agent.config import AgentConfig, Point
 from agent.topics import TOPICS
 
@@ -84,7 +84,7 @@ def topics_reference() -> str:
 
 def commands_reference() -> str:
     rows = ["| action | field | type | meaning |", "| --- | --- | --- | --- |"]
-    for model in (SwapModel, SetDevice, Status):
+    for model in typing.get_args(AnyCommand):
         action = typing.get_args(model.model_fields["action"].annotation)[0]
         for name, field in model.model_fields.items():
             if name == "action":

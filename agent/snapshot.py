@@ -16,11 +16,13 @@ from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
+import paho.mqtt.client as paho
 
 from agent.commands import SnapshotInfo
-from agent.config import CameraConfig, SnapshotConfig
+from agent.config import AgentConfig, CameraConfig, SnapshotConfig
 from agent.detections import Detections
 from agent.draw import annotate
+from agent.mqtt import MqttLink
 from agent.pipeline import CameraWorker
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,21 @@ class Snapshots:
         self._publish = publish
         self._topic = topic
         self._next_due: dict[str, float] = {}
+
+    @classmethod
+    def over(cls, link: MqttLink, config: AgentConfig, workers: list[CameraWorker]) -> Snapshots:
+        """Snapshots published through the agent's MQTT link (skipped while it is not connected)."""
+        spec = link.topics.spec("snapshot")
+
+        def topic(camera: str) -> str:
+            return link.topics.name("snapshot", camera=camera)
+
+        def publish(camera: str, jpeg: bytes, retain: bool) -> bool:
+            if not link.connected.is_set():  # never queue images in memory while the broker is away
+                return False
+            return link.client.publish(topic(camera), jpeg, qos=spec.qos, retain=retain).rc == paho.MQTT_ERR_SUCCESS
+
+        return cls(config.snapshot, config.cameras, workers, publish, topic)
 
     def take(self, name: str) -> tuple[bytes, SnapshotInfo]:
         """Render and encode a camera's snapshot. Raises SnapshotUnavailable naming the camera."""

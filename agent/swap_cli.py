@@ -13,6 +13,7 @@ import json
 import queue
 import sys
 import uuid
+from collections.abc import Callable, Mapping
 
 import paho.mqtt.client as paho
 
@@ -24,13 +25,26 @@ from agent.topics import Topics
 from models.store import ModelStoreError, parse_ref
 
 
-def send_command(mqtt: MqttConfig, topics: Topics, command: dict, timeout_s: float) -> CommandResult | None:
-    """Publish `command` on the agent's cmd topic and wait for the result with its request_id."""
+def send_command(mqtt: MqttConfig, topics: Topics, command: dict, timeout_s: float,
+                 listen: Mapping[str, Callable[[bytes], None]] | None = None,
+                 then: Callable[[CommandResult], None] | None = None) -> CommandResult | None:
+    """Publish `command` on the agent's cmd topic and wait for the result with its request_id.
+
+    Args:
+        listen: topic -> callback, subscribed before the command is sent; retained messages are skipped,
+            so only what the agent publishes from now on is seen (e.g. the snapshot a command asks for).
+        then: runs with the result while the connection is still open (to wait for a `listen` message).
+    """
     results: queue.Queue[CommandResult] = queue.Queue()
     client = make_client(mqtt, client_id=f"headcount-cli-{uuid.uuid4().hex[:8]}")
+    for topic, callback in (listen or {}).items():
+        client.message_callback_add(
+            topic, lambda _c, _u, m, cb=callback: None if m.retain else cb(m.payload))  # type: ignore[misc]
 
     def on_connect(c: paho.Client, _u: object, _f: object, reason: paho.ReasonCode, _p: object) -> None:
         if not reason.is_failure:
+            for topic in (listen or {}):
+                c.subscribe(topic, qos=1)
             c.subscribe(topics.name("cmd_result"), qos=1)
             c.publish(topics.name("cmd"), json.dumps(command).encode(), qos=1)
 
@@ -47,9 +61,13 @@ def send_command(mqtt: MqttConfig, topics: Topics, command: dict, timeout_s: flo
     client.connect_async(mqtt.host, mqtt.port, keepalive=mqtt.keepalive_s)
     client.loop_start()
     try:
-        return results.get(timeout=timeout_s)
+        result = results.get(timeout=timeout_s)
     except queue.Empty:
         return None
+    else:
+        if then is not None:
+            then(result)
+        return result
     finally:
         client.disconnect()
         client.loop_stop()
