@@ -6,6 +6,7 @@
     headcount-agent command --config FILE status   ask a running agent what it runs
     headcount-agent snapshot --config FILE --camera C --out F.jpg   save a camera's annotated snapshot
     headcount-agent bench / profile                measure models and devices (see --help of each)
+    headcount-agent count --config FILE            run a clip through the counting path, score it vs hand labels
     headcount-agent install-service                install the systemd unit (see README)
     headcount-agent schema {config,topics,commands,manifest}   print JSON Schemas
 """
@@ -24,7 +25,9 @@ from pathlib import Path
 from agent import __version__, exit_codes
 from agent.bench.cli import register as register_bench
 from agent.config import AgentConfig, ConfigError, load_config
+from agent.count_cli import register as register_count
 from agent.profile.cli import register as register_profile
+from agent.redact import RedactingFilter
 from agent.service import register as register_service
 from agent.snapshot_cli import register as register_snapshot
 from agent.swap_cli import register as register_swap
@@ -51,6 +54,7 @@ def setup_logging(verbose: bool = False) -> None:
         handler.setFormatter(JournalFormatter("%(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # behind `redact_source`: no URL credentials in any log line
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
@@ -125,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_snapshot(sub)
     register_profile(sub)
     register_bench(sub)
+    register_count(sub)
     return parser
 
 

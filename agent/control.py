@@ -34,7 +34,7 @@ from agent.config import ModelConfig
 from agent.decoders import DecoderError
 from agent.detector import Detector
 from agent.devices import choose_device, is_available, next_device
-from agent.pipeline import ActiveModel, CameraWorker, RunningModel
+from agent.pipeline import ActiveModel, CameraWorker, RunningModel, count_threshold
 from agent.precompile import precompile
 from agent.snapshot import SnapshotUnavailable
 from models.store import ModelStore, ModelStoreError, StoredModel
@@ -113,7 +113,7 @@ def prepare_model(store: ModelStore, core: ov.Core, config: ModelConfig, name: s
         warmup_ms = detector.warm_up() * 1000
     except RuntimeError as exc:
         raise ModelUnusable(f"{stored.manifest.ref} failed its warm-up on {device}: {exc}") from None
-    return RunningModel(detector, class_id), compile_ms, warmup_ms
+    return RunningModel(detector, class_id, count_threshold(config, stored.manifest)), compile_ms, warmup_ms
 
 
 class Controller(threading.Thread):

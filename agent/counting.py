@@ -7,6 +7,7 @@ size is known (`CameraCounter.update`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -107,12 +108,30 @@ class LineCounter:
                 del self._tracks[track_id]
 
 
+@dataclass(frozen=True)
+class Crossing:
+    """One counted crossing of the line: which track, which way."""
+
+    track_id: int
+    direction: Literal["in", "out"]
+
+
 @dataclass
 class CountResult:
+    """One frame's count (zone occupancy), in/out totals and the crossings counted on this frame.
+
+    `people` are the frame's detections of the counted label, tracked when the camera has a line.
+    """
+
     count: int
     in_total: int
     out_total: int
-    crossed: int = 0  # crossings in this frame
+    crossings: list[Crossing] = field(default_factory=list)
+    people: Detections = field(default_factory=Detections.empty)
+
+    @property
+    def crossed(self) -> int:
+        return len(self.crossings)
 
 
 @dataclass
@@ -153,12 +172,14 @@ class CameraCounter:
         inside = self._zone.contains(anchors) if self._zone else np.ones(len(people), bool)
         count = int(inside.sum())
         if self._line is None:
-            return CountResult(count, 0, 0)
+            return CountResult(count, 0, 0, people=people)
         tracked = self._tracker.update(people)
         assert tracked.tracker_id is not None
         crossed_in, crossed_out = self._line.trigger(anchors, tracked.tracker_id)
         self._line.forget(self._tracker.live_ids())
-        return CountResult(count, self._line.in_count, self._line.out_count, int(crossed_in.sum() + crossed_out.sum()))
+        crossings = [Crossing(int(track), "in") for track in tracked.tracker_id[crossed_in]]
+        crossings += [Crossing(int(track), "out") for track in tracked.tracker_id[crossed_out]]
+        return CountResult(count, self._line.in_count, self._line.out_count, crossings, tracked)
 
     def reset_tracks(self) -> None:
         """After a stream gap the old tracks mean nothing; totals are kept."""

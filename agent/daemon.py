@@ -22,7 +22,7 @@ from agent import __version__, exit_codes
 from agent.commands import CommandResult
 from agent.config import AgentConfig
 from agent.control import ControlContext, Controller, ModelUnusable, prepare_model
-from agent.counting import CameraCounter
+from agent.count_path import CountPath
 from agent.homeassistant import HomeAssistantDiscovery
 from agent.liveness import Liveness
 from agent.mqtt import MqttLink
@@ -109,9 +109,9 @@ class Agent:
         assert self.active is not None and self.outbox is not None
         for camera in self.config.cameras:
             reader = CameraReader(camera, self.stop)
+            path = CountPath(camera, self.config.tracker, self.config.occupancy, self.config.model.tiling)
             worker = CameraWorker(
-                reader, CameraCounter(camera, self.config.tracker), self.active, self.telemetry.stages,
-                self.outbox.put, self.config.model.score_threshold, COUNT_HEARTBEAT_S, self.stop,
+                reader, path, self.active, self.telemetry.stages, self.outbox.put, COUNT_HEARTBEAT_S, self.stop,
                 self._on_infer_error,
             )
             reader.start()

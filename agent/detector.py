@@ -33,6 +33,14 @@ class StageTimes:
     preprocess: float = 0.0
     infer: float = 0.0
     postprocess: float = 0.0
+    tiling: float = 0.0  # merging the boxes of a tiled frame's windows
+
+    def add(self, other: StageTimes) -> None:
+        """Accumulate another inference's times (the windows of one tiled frame)."""
+        self.preprocess += other.preprocess
+        self.infer += other.infer
+        self.postprocess += other.postprocess
+        self.tiling += other.tiling
 
 
 def build_preprocessing(model: ov.Model, spec: InputSpec) -> ov.Model:

@@ -14,21 +14,36 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from agent.counting import CameraCounter, CountResult
+from agent.config import ModelConfig
+from agent.count_path import CountPath, FrameCount
 from agent.detector import Detector
 from agent.stream import CameraReader, Frame
 from agent.telemetry import CameraCounters, StageStats
 from agent.topics import CountMessage
+from models.manifest import Manifest
 
 log = logging.getLogger(__name__)
 
 
+DEFAULT_COUNT_THRESHOLD = 0.5
+"""Score from which a detection is counted when neither the config nor the model's manifest says."""
+
+
+def count_threshold(config: ModelConfig, manifest: Manifest) -> float:
+    """The config's `score_threshold`, else the model's calibrated count threshold, else the default."""
+    if config.score_threshold is not None:
+        return config.score_threshold
+    calibrated = manifest.metrics.count_threshold
+    return DEFAULT_COUNT_THRESHOLD if calibrated is None else calibrated
+
+
 @dataclass(frozen=True)
 class RunningModel:
-    """A compiled detector and the class id it gives the counted label."""
+    """A compiled detector, the class id it gives the counted label, and the score it is counted from."""
 
     detector: Detector
     class_id: int
+    threshold: float = DEFAULT_COUNT_THRESHOLD
     since: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 
@@ -57,22 +72,20 @@ class CameraWorker(threading.Thread):
     def __init__(
         self,
         reader: CameraReader,
-        counter: CameraCounter,
+        path: CountPath,
         active: ActiveModel,
         stats: StageStats,
         emit: Callable[[CountMessage], None],
-        score_threshold: float,
         heartbeat_s: float,
         stop: threading.Event,
         on_error: Callable[[str, Exception], None],
     ) -> None:
         super().__init__(name=f"worker-{reader.config.name}", daemon=True)
         self.reader = reader
-        self.counter = counter
+        self.path = path
         self.active = active
         self.stats = stats
         self.emit = emit
-        self.score_threshold = score_threshold
         self.heartbeat_s = heartbeat_s
         self.stop_event = stop
         self.on_error = on_error
@@ -119,37 +132,40 @@ class CameraWorker(threading.Thread):
                 self.on_error(self.camera, exc)
                 self.stop_event.wait(0.5)
 
-    def process(self, frame: Frame) -> CountResult:
+    def process(self, frame: Frame) -> FrameCount:
         running = self.active.current  # the swap point: one model for the whole frame
         detector = running.detector
         if running is not self._running:
             self._running = running
             self.switch_frames.append((running, frame.index))
-        detections, times = detector.session().run(frame.image, self.score_threshold)
-        height, width = frame.image.shape[:2]
-        result = self.counter.update(detections, width, height, running.class_id)
-        self.latest = (frame, detections, result, running.class_id)
+        counted = self.path.process(detector.session(), frame.image, frame.ts, running.threshold,
+                                    running.class_id)
+        self.latest = (frame, counted.result.people, counted.result, running.class_id)
+        times = counted.times
         self.stats.add("decode", frame.decode_s)
         self.stats.add("preprocess", times.preprocess)
         self.stats.add("infer", times.infer)
         self.stats.add("postprocess", times.postprocess)
+        if self.path.tiles is not None:
+            self.stats.add("tiling", times.tiling)
         self.frames_processed += 1
         self.last_inference = time.monotonic()
         if self.first_inference is None:
             self.first_inference = self.last_inference
-        self.max_count = max(self.max_count, result.count)
-        self._maybe_emit(frame, result, detector.manifest.ref)
-        return result
+        self.max_count = max(self.max_count, counted.occupancy)
+        self._maybe_emit(frame, counted, detector.manifest.ref)
+        return counted
 
-    def _maybe_emit(self, frame: Frame, result: CountResult, model: str) -> None:
-        key = (result.count, result.in_total, result.out_total)
+    def _maybe_emit(self, frame: Frame, counted: FrameCount, model: str) -> None:
+        result = counted.result
+        key = (counted.occupancy, result.in_total, result.out_total)
         now = time.monotonic()
         if key == self._last and now - self._last_emit < self.heartbeat_s:
             return
         self._last, self._last_emit = key, now
         self.emit(
             CountMessage(
-                ts=frame.ts, seq=0, camera=self.camera, count=result.count, in_total=result.in_total,
-                out_total=result.out_total, model=model, frame=frame.index,
+                ts=frame.ts, seq=0, camera=self.camera, count=counted.occupancy, raw_count=result.count,
+                in_total=result.in_total, out_total=result.out_total, model=model, frame=frame.index,
             )
         )

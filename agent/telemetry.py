@@ -13,7 +13,7 @@ import psutil
 from agent.power import PowerMeter
 from agent.topics import CameraTelemetry, StageLatency, TelemetryMessage
 
-STAGES = ("decode", "preprocess", "infer", "postprocess")
+STAGES = ("decode", "preprocess", "infer", "postprocess", "tiling")
 
 
 class StageStats:

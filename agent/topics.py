@@ -26,7 +26,9 @@ class CountMessage(_Payload):
     ts: float = Field(description="Unix time (s) of the frame the count comes from.")
     seq: int = Field(ge=0, description="Per-camera sequence number, +1 per message, survives restarts.")
     camera: str = Field(description="Camera name from the config.")
-    count: int = Field(ge=0, description="Objects of the counted label in the frame (inside the zone if set).")
+    count: int = Field(ge=0, description="Occupancy: people of the counted label (inside the zone if set), "
+                       "smoothed over the camera's `occupancy` window.")
+    raw_count: int = Field(ge=0, description="The frame's own count, before smoothing.")
     in_total: int = Field(alias="in", ge=0, description="Line crossings towards the inside since start.")
     out_total: int = Field(alias="out", ge=0, description="Line crossings towards the outside since start.")
     model: str = Field(description="`name@version` of the model that produced the count.")
@@ -64,7 +66,8 @@ class TelemetryMessage(_Payload):
     model: str = Field(description="Running model, `name@version`.")
     device: str = Field(description="OpenVINO device in use.")
     fps: float = Field(description="Frames inferred per second, all cameras.")
-    stages: dict[str, StageLatency] = Field(description="decode, preprocess, infer, postprocess latency.")
+    stages: dict[str, StageLatency] = Field(
+        description="decode, preprocess, infer, postprocess and tiling (box merge) latency per frame.")
     cameras: dict[str, CameraTelemetry] = Field(description="Per-camera stream figures.")
     cpu_percent: float = Field(description="This process's CPU use (100 = one core).")
     rss_mb: float = Field(description="Resident memory of this process.")

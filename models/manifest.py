@@ -72,6 +72,20 @@ class Provenance(_Strict):
     )
 
 
+class CountingFigures(_Strict):
+    """What `headcount-agent count --labels` measured: occupancy and in/out against hand labels."""
+
+    labels: str = Field(description="Hand-label file the figures are measured against.")
+    frames: str = Field(description="Which labelled frames were scored, e.g. 'test part (frames >= 556)'.")
+    count_mae: float = Field(ge=0, description="Mean absolute error of the published occupancy per labelled frame.")
+    crossings_recall: float | None = Field(
+        default=None, description="Labelled crossings counted in the right direction (fraction).")
+    crossings_precision: float | None = Field(
+        default=None, description="Counted crossings that match a labelled one (fraction).")
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="Threshold, tiling and smoothing the figures were measured with.")
+
+
 class Metrics(_Strict):
     """Measured figures; None where not measured. Never estimated silently."""
 
@@ -83,6 +97,14 @@ class Metrics(_Strict):
     params: int | None = Field(default=None, description="Number of parameters.")
     latency_ms: dict[str, float] = Field(
         default_factory=dict, description="Median batch-1 latency per device, e.g. {'CPU': 6.1}."
+    )
+    count_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Score threshold that minimised the count error on the calibration frames; the agent counts "
+        "with it unless its config sets `model.score_threshold`.",
+    )
+    counting: CountingFigures | None = Field(
+        default=None, description="Counting measured through the agent's counting path against hand labels.",
     )
 
 

@@ -15,7 +15,8 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="train")
     p.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, log)")
     p.add_argument("--arch", choices=["ssd-mobilenet", "ssd-squeezenet"], default="ssd-mobilenet")
-    p.add_argument("--input-size", type=int, default=300)
+    p.add_argument("--input-size", type=_input_size, default=(300, 300),
+                   help="network input WIDTHxHEIGHT (e.g. 384x288, keeping a 4:3 camera's aspect) or one side")
     p.add_argument("--width-mult", type=float, default=1.0)
     p.add_argument("--init", type=Path, help="start from this checkpoint (fine-tune)")
     p.add_argument("--pretrained-backbone", default=DEFAULT_BACKBONE,
@@ -29,6 +30,20 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-steps", type=int)
     p.set_defaults(run=_run_train)
+
+
+def _input_size(text: str) -> tuple[int, int]:
+    """`WIDTHxHEIGHT` or one side -> (height, width), the order `ModelConfig.input_size` keeps."""
+    try:
+        parts = [int(part) for part in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 32 or any(p % 2 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 384x288 (even, >= 32), got {text!r}")
+    width, height = parts
+    return height, width
 
 
 def _backbone(args: argparse.Namespace) -> Path | None:
@@ -47,7 +62,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(
         data=args.data, split=args.split, out=args.out, init=args.init, pretrained_backbone=_backbone(args),
-        model=ModelConfig(arch=args.arch, input_size=(args.input_size, args.input_size),
+        model=ModelConfig(arch=args.arch, input_size=args.input_size,
                           width_mult=args.width_mult),
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
         warmup_steps=args.warmup_steps, seed=args.seed, threads=args.threads, max_steps=args.max_steps)
@@ -92,8 +107,20 @@ def _add_autolabel(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stride", type=int, default=1, help="label every N-th frame")
     p.add_argument("--train-fraction", type=float, default=0.7, help="first part of the video: train")
     p.add_argument("--limit", type=int, help="stop after this many labelled frames")
+    p.add_argument("--tiles", type=_grid, help="also run the teacher on ROWSxCOLS overlapping crops, e.g. 2x2 "
+                                               "(default: the full frame only)")
+    p.add_argument("--tile-fraction", type=float, default=0.6, help="each crop's size as a fraction of the frame")
     _add_store_args(p)
     p.set_defaults(run=_run_autolabel)
+
+
+def _grid(text: str) -> tuple[int, int]:
+    """`ROWSxCOLS` -> (rows, cols)."""
+    try:
+        rows, cols = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ROWSxCOLS such as 2x2, got {text!r}") from None
+    return rows, cols
 
 
 def open_detector(store: Path, ref: str, device: str = "CPU") -> object:
@@ -105,8 +132,13 @@ def open_detector(store: Path, ref: str, device: str = "CPU") -> object:
 
 
 def _run_autolabel(args: argparse.Namespace) -> int:
+    from agent.tiling import TileGrid
     from pruning.data.autolabel import LabelPolicy, autolabel
 
+    try:
+        tiles = TileGrid(*args.tiles, fraction=args.tile_fraction) if args.tiles else None
+    except ValueError as exc:
+        raise SystemExit(f"autolabel: --tiles: {exc}") from None
     detector = open_detector(args.store, args.teacher, args.device)
     manifest = detector.manifest  # type: ignore[attr-defined]
     policy = LabelPolicy(high=args.threshold, low=args.low if args.low is not None else args.threshold,
@@ -114,7 +146,7 @@ def _run_autolabel(args: argparse.Namespace) -> int:
     provenance = {"teacher": manifest.ref, "teacher_bin_sha256": manifest.files["model.bin"].sha256,
                   "device": args.device}
     splits = autolabel(detector, args.video, args.out, policy, args.stride, args.train_fraction, args.limit,
-                       provenance)
+                       provenance, tiles)
     print(json.dumps({k: len(v) for k, v in splits.items()}))
     return 0
 
@@ -167,7 +199,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 def _add_spec(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=Path, help="model to describe (default: a fresh --arch model)")
     p.add_argument("--arch", choices=["ssd-mobilenet", "ssd-squeezenet"], default="ssd-mobilenet")
-    p.add_argument("--input-size", type=int, default=300)
+    p.add_argument("--input-size", type=_input_size, default=(300, 300), help="WIDTHxHEIGHT or one side")
     p.add_argument("--out", type=Path, required=True, help="spec JSON to write")
     p.set_defaults(run=_run_spec)
 
@@ -183,7 +215,7 @@ def _run_spec(args: argparse.Namespace) -> int:
         model, config = load_model(args.checkpoint)
         name = str(args.checkpoint)
     else:
-        config = ModelConfig(arch=args.arch, input_size=(args.input_size, args.input_size))
+        config = ModelConfig(arch=args.arch, input_size=args.input_size)
         model, name = build_model(config), args.arch
     spec = to_spec(build_graph(model, config.arch), name)
     args.out.parent.mkdir(parents=True, exist_ok=True)

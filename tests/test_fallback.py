@@ -11,9 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-from agent.config import CameraConfig, ModelConfig, TrackerConfig
+from agent.config import CameraConfig, ModelConfig, OccupancyConfig, TrackerConfig
 from agent.control import ControlContext, Controller, prepare_model
-from agent.counting import CameraCounter
+from agent.count_path import CountPath
 from agent.detector import Detector
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel
 from agent.stream import CameraReader
@@ -39,8 +39,9 @@ def test_inference_error_falls_back_to_the_next_device(store: ModelStore, clip: 
     stop = threading.Event()
     states: list[str] = []
     reader = CameraReader(CameraConfig(name="cam", source=str(clip), realtime=False, loop=True), stop)
-    worker = CameraWorker(reader, CameraCounter(reader.config, TrackerConfig()), active, StageStats(),
-                          lambda m: m, 0.5, 10.0, stop, lambda cam, exc: controller.device_failed("NPU", exc))
+    path = CountPath(reader.config, TrackerConfig(), OccupancyConfig())
+    worker = CameraWorker(reader, path, active, StageStats(),
+                          lambda m: m, 10.0, stop, lambda cam, exc: controller.device_failed("NPU", exc))
     ctx = ControlContext(store=store, core=core, model_config=config, active=active, workers=[worker],
                          publish_result=lambda r: None, publish_state=lambda: states.append(active.detector.device),
                          status=dict)

@@ -3,7 +3,9 @@
 Labels are the teacher's boxes at or above `high`, plus boxes between `low` and `high` that the teacher
 also sees (IoU >= `match_iou`, score >= `low`) in a neighbouring frame within `window` frames: a
 temporal-consistency rule that recovers small, distant people without taking single-frame flickers.
-Set `low == high` for a plain threshold. Kept boxes then pass a class-agnostic NMS at `nms_iou`, since the
+Set `low == high` for a plain threshold. With a tile grid the teacher runs on the full frame and on
+overlapping crops (`agent.tiling`), which finds the small, distant people a 300x300 input misses.
+Kept boxes then pass a class-agnostic NMS at `nms_iou`, since the
 teacher emits shifted duplicates of one person at low scores. The frames split in time order: the first `train_fraction`
 become `train`, the rest `test` (no frame of the test part is a neighbour of a training frame's label
 decision across the boundary, since the rule only looks at scores, never at the split).
@@ -20,6 +22,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from agent.tiling import TileGrid, detect_tiled
+from agent.tracker import box_iou
 from pruning.data.voc import DatasetError, write_annotation, write_splits
 
 
@@ -66,14 +70,6 @@ def read_frames(video: Path, stride: int = 1, limit: int | None = None) -> Itera
         capture.release()
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(axis=2)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
-
-
 def select(frames: list[FrameBoxes], policy: LabelPolicy) -> list[np.ndarray]:
     """Kept boxes per frame under the policy (see module docstring)."""
     kept = []
@@ -87,7 +83,7 @@ def select(frames: list[FrameBoxes], policy: LabelPolicy) -> list[np.ndarray]:
                 ok = other.scores >= policy.low
                 if j == i or not ok.any():
                     continue
-                confirmed |= (_iou(frame.boxes, other.boxes[ok]) >= policy.match_iou).any(axis=1)
+                confirmed |= (box_iou(frame.boxes, other.boxes[ok]) >= policy.match_iou).any(axis=1)
             keep |= unsure & confirmed
         kept.append(_nms(frame.boxes[keep], frame.scores[keep], policy.nms_iou))
     return kept
@@ -97,17 +93,19 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
     """Drop the teacher's duplicate boxes on one person (its own NMS lets some through)."""
     order, keep = np.argsort(-scores), []
     for i in order:
-        if not keep or (_iou(boxes[i:i + 1], boxes[keep]) < threshold).all():
+        if not keep or (box_iou(boxes[i:i + 1], boxes[keep]) < threshold).all():
             keep.append(i)
     return boxes[keep]
 
 
 def run_teacher(teacher: Teacher, video: Path, stride: int, floor: float, limit: int | None = None,
-                out_images: Path | None = None, prefix: str = "frame") -> list[FrameBoxes]:
-    """Teacher boxes (score >= floor) per frame; writes the frames as JPEG when `out_images` is set."""
+                out_images: Path | None = None, prefix: str = "frame", tiles: TileGrid | None = None
+                ) -> list[FrameBoxes]:
+    """Teacher boxes (score >= floor) per frame, tiled when `tiles` is set; writes the frames as JPEG when
+    `out_images` is set."""
     frames = []
     for index, frame in tqdm(read_frames(video, stride, limit), desc="autolabel", unit="frame"):
-        det = teacher.infer(frame, floor)
+        det = detect_tiled(teacher.infer, frame, floor, tiles)[0] if tiles else teacher.infer(frame, floor)
         frames.append(FrameBoxes(index, np.asarray(det.xyxy, np.float32), np.asarray(det.confidence)))
         if out_images is not None:
             out_images.mkdir(parents=True, exist_ok=True)
@@ -136,15 +134,15 @@ def write_dataset(root: Path, frames: list[FrameBoxes], policy: LabelPolicy, siz
 
 
 def autolabel(teacher: Teacher, video: Path, root: Path, policy: LabelPolicy, stride: int = 1,
-              train_fraction: float = 0.7, limit: int | None = None, provenance: dict | None = None
-              ) -> dict[str, list[str]]:
+              train_fraction: float = 0.7, limit: int | None = None, provenance: dict | None = None,
+              tiles: TileGrid | None = None) -> dict[str, list[str]]:
     """Label `video` into a VOC dataset at `root`; returns the split ids."""
     prefix = video.stem
     frames = run_teacher(teacher, video, stride, min(policy.low, policy.high), limit,
-                         root / "JPEGImages", prefix)
+                         root / "JPEGImages", prefix, tiles)
     if not frames:
         raise DatasetError(f"{video}: no frames read")
     first = cv2.imread(str(root / "JPEGImages" / f"{prefix}_{frames[0].index:06d}.jpg"))
     size = (first.shape[1], first.shape[0])
-    details = dict(provenance or {}, video=str(video), stride=stride)
+    details = dict(provenance or {}, video=str(video), stride=stride, tiles=asdict(tiles) if tiles else None)
     return write_dataset(root, frames, policy, size, train_fraction, prefix, details)
