@@ -25,7 +25,12 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 def thickness_for(image: np.ndarray) -> int:
     """Stroke width that stays visible on large frames and does not swamp small ones."""
-    return max(2, round(min(image.shape[:2]) / 240))
+    return max(2, round(min(image.shape[:2]) / 200))
+
+
+def text_scale_for(image: np.ndarray) -> float:
+    """Font scale readable at the frame's size: 0.5 up to 720 pixels, growing beyond."""
+    return max(0.5, min(image.shape[:2]) / 720 * 0.5)
 
 
 def to_pixels(points: object, width: int, height: int) -> np.ndarray:
@@ -61,18 +66,22 @@ def _draw_line(image: np.ndarray, camera: CameraConfig, thickness: int) -> None:
     tail, tip = inside_arrow(start, end, inside, max(12.0, 0.08 * min(width, height)))
     tail_px, tip_px = tuple(np.rint(tail).astype(int).tolist()), tuple(np.rint(tip).astype(int).tolist())
     cv2.arrowedLine(image, tail_px, tip_px, INSIDE_COLOUR, thickness, cv2.LINE_AA, tipLength=0.35)
-    (w, h), _ = cv2.getTextSize("IN", FONT, 0.45, 1)
+    scale = text_scale_for(image)
+    weight = max(1, round(scale * 2))
+    (w, h), _ = cv2.getTextSize("IN", FONT, scale, weight)
     centre = tip + (tip - tail) / np.linalg.norm(tip - tail) * (max(w, h) / 2 + 4)  # just beyond the tip
     corner = (int(centre[0] - w / 2), int(centre[1] + h / 2))
-    cv2.putText(image, "IN", corner, FONT, 0.45, INSIDE_COLOUR, 1, cv2.LINE_AA)
+    cv2.putText(image, "IN", corner, FONT, scale, TEXT_BACKGROUND, weight + 2, cv2.LINE_AA)  # outline
+    cv2.putText(image, "IN", corner, FONT, scale, INSIDE_COLOUR, weight, cv2.LINE_AA)
 
 
 def _draw_text(image: np.ndarray, lines: list[str]) -> None:
-    scale, y = 0.5, 4
+    scale, y = text_scale_for(image), 4
+    weight = max(1, round(scale * 1.5))
     for text in lines:
-        (w, h), baseline = cv2.getTextSize(text, FONT, scale, 1)
+        (w, h), baseline = cv2.getTextSize(text, FONT, scale, weight)
         cv2.rectangle(image, (4, y), (4 + w + 6, y + h + baseline + 4), TEXT_BACKGROUND, -1)
-        cv2.putText(image, text, (7, y + h + 2), FONT, scale, TEXT_COLOUR, 1, cv2.LINE_AA)
+        cv2.putText(image, text, (7, y + h + 2), FONT, scale, TEXT_COLOUR, weight, cv2.LINE_AA)
         y += h + baseline + 6
 
 
