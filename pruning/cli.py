@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
+    from models.scoring import DatasetError
     from models.store import ModelStoreError
     from pruning.checkpoint import CheckpointError
-    from pruning.data.voc import DatasetError
 
     try:
         return int(args.run(args) or EXIT_OK)

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from models.scoring import Annotation
 from pruning.data.dataset import read_image
 from pruning.data.transforms import to_tensor
-from pruning.data.voc import Annotation
 from pruning.metrics import ImageResult, coco_ap50, count_mae, voc_ap
 from pruning.ssd.postprocess import PostprocessConfig, postprocess
 from pruning.ssd.ssd import SSD

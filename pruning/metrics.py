@@ -1,4 +1,4 @@
-"""Detection metrics: VOC mAP@0.5 (all-point interpolation), COCO-style AP50 (faster-coco-eval), count MAE.
+"""Detection metrics: VOC mAP@0.5 (all-point, `models.scoring`), COCO-style AP50 (faster-coco-eval), count MAE.
 
 All functions take plain per-image arrays in pixels, so a PyTorch model and an IR are scored the same way.
 """
@@ -10,6 +10,8 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+
+from models.scoring import average_precision, count_error, match_image
 
 
 @dataclass
@@ -26,48 +28,18 @@ class ImageResult:
     height: int
 
 
-def _iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    lt = np.maximum(box[:2], boxes[:, :2])
-    rb = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(axis=1)
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
-
-
 def voc_ap(results: list[ImageResult], label: int, iou_threshold: float = 0.5) -> float:
-    """VOC2010+ AP for one class: all-point interpolated precision/recall area; difficult boxes ignored."""
-    npos = sum(int(((r.gt_labels == label) & ~r.gt_difficult).sum()) for r in results)
-    dets = [(s, i, b) for i, r in enumerate(results) for b, s, lab in zip(r.boxes, r.scores, r.labels, strict=True)
-            if lab == label]
-    dets.sort(key=lambda d: -d[0])
-    used = [np.zeros(int((r.gt_labels == label).sum()), bool) for r in results]
-    tp, fp = np.zeros(len(dets)), np.zeros(len(dets))
-    for k, (_, i, box) in enumerate(dets):
-        mask = results[i].gt_labels == label
-        gts, difficult = results[i].gt_boxes[mask], results[i].gt_difficult[mask]
-        if len(gts) == 0:
-            fp[k] = 1
-            continue
-        overlaps = _iou_one(box, gts)
-        j = int(overlaps.argmax())
-        if overlaps[j] < iou_threshold:
-            fp[k] = 1
-        elif difficult[j]:
-            continue
-        elif not used[i][j]:
-            tp[k], used[i][j] = 1, True
-        else:
-            fp[k] = 1
-    if npos == 0:
-        return float("nan")
-    tp, fp = np.cumsum(tp), np.cumsum(fp)
-    recall = tp / npos
-    precision = tp / np.maximum(tp + fp, 1e-9)
-    mrec = np.concatenate([[0.0], recall, [1.0]])
-    mpre = np.concatenate([[0.0], precision, [0.0]])
-    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
-    idx = np.where(mrec[1:] != mrec[:-1])[0]
-    return float(((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]).sum())
+    """VOC2010+ AP for one class (`models.scoring`'s matching and AP); NaN when the class has no objects."""
+    scores, hits, positives = [], [], 0
+    for r in results:
+        truth, found = r.gt_labels == label, r.labels == label
+        kept, hit = match_image(r.boxes[found], r.scores[found], r.gt_boxes[truth], r.gt_difficult[truth],
+                                iou_threshold)
+        scores.append(kept), hits.append(hit)
+        positives += int((~r.gt_difficult[truth]).sum())
+    ap = average_precision(np.concatenate(scores or [np.zeros(0)]), np.concatenate(hits or [np.zeros(0, bool)]),
+                           positives)
+    return float("nan") if ap is None else ap
 
 
 def coco_ap50(results: list[ImageResult], labels: list[int]) -> float:
@@ -103,5 +75,5 @@ def coco_ap50(results: list[ImageResult], labels: list[int]) -> float:
 
 def count_mae(results: list[ImageResult], threshold: float) -> float:
     """Mean |detections with score >= threshold - ground-truth boxes| per image."""
-    errors = [abs(int((r.scores >= threshold).sum()) - len(r.gt_boxes)) for r in results]
+    errors = [count_error(r.scores, threshold, len(r.gt_boxes)) for r in results]
     return float(np.mean(errors)) if errors else float("nan")

@@ -71,8 +71,8 @@ def release(checkpoint: Path, store: ModelStore, name: str, version: str, data: 
             overwrite: bool = False, progress: bool = True, note: str | None = None) -> StoredModel:
     """Export, then measure through the stored IR (agent Detector) and write the figures into the manifest."""
     from agent.detector import Detector
+    from models.scoring import load_dataset
     from pruning.checkpoint import load_model
-    from pruning.data.voc import load_dataset
     from pruning.evaluate import DetectorPredictor, evaluate
     from pruning.flops import count_flops, count_params
     from pruning.latency import measure_latency_ms

@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from models.scoring import load_dataset
 from pruning import checkpoint
 from pruning.architectures import build_model
 from pruning.config import ModelConfig
 from pruning.data.dataset import DetectionDataset, collate
-from pruning.data.voc import load_dataset
 from pruning.distill import Distiller
 from pruning.ssd.loss import multibox_loss
 from pruning.ssd.matching import match

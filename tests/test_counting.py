@@ -8,7 +8,7 @@ import pytest
 from agent.config import CameraConfig, LineConfig, TrackerConfig
 from agent.counting import CameraCounter, LineCounter, PolygonZone
 from agent.detections import Detections
-from agent.tracker import IouTracker, box_iou
+from agent.tracker import IouTracker
 
 W, H = 640, 480
 DOOR = LineConfig(start=(0.0, 0.5), end=(1.0, 0.5), inside=(0.5, 1.0), min_frames=3)
@@ -37,12 +37,6 @@ def run(counter: CameraCounter, frames: list[list[tuple[float, float]]]) -> tupl
 
 def door_counter(line: LineConfig = DOOR) -> CameraCounter:
     return CameraCounter(CameraConfig(name="door", source="x.avi", line=line), TrackerConfig())
-
-
-def test_iou() -> None:
-    a = np.array([[0, 0, 10, 10]], np.float32)
-    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
-    assert box_iou(a, b) == pytest.approx(np.array([[1.0, 1 / 3, 0.0]]), abs=1e-6)
 
 
 def test_tracker_keeps_ids_and_survives_a_missed_frame() -> None:

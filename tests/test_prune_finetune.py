@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from models.scoring import load_dataset
 from pruning.data.synth import LABEL
-from pruning.data.voc import load_dataset
 from pruning.distill import Distiller
 from pruning.prune.finetune import FinetuneProgress, FinetuneSettings, batches, finetune
 from pruning.prune.surgery import groups_of, prune_group

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from agent.detector import Detector
+from models.scoring import load_dataset
 from models.store import ModelStore
 from pruning.data.autolabel import FrameBoxes, LabelPolicy, autolabel, select
-from pruning.data.voc import load_dataset
 
 
 def test_autolabel_short_clip_with_the_teacher(store: ModelStore, sample_video: Path, tmp_path: Path) -> None:

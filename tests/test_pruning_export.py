@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from agent.detector import Detector
+from models.scoring import read_split
 from models.store import ModelStore, StoredModel, ir_opsets
 from pruning.checkpoint import load_model
-from pruning.data.voc import read_split
 from pruning.evaluate import TorchPredictor
 from pruning.release import build_manifest, export_to_store
 from pruning.ssd.matching import iou

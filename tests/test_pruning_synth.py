@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from models.scoring import load_dataset
 from pruning.data.synth import Person, Scene, crossings, generate_images, generate_video
-from pruning.data.voc import load_dataset
 
 
 def test_images_are_deterministic_by_seed(tmp_path: Path) -> None:

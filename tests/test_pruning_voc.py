@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pruning.data.voc import DatasetError, load_dataset, parse_annotation, write_annotation, write_splits
+from models.scoring import DatasetError, load_dataset, parse_annotation
+from pruning.data.voc import write_annotation, write_splits
 
 GOOD = """<annotation><filename>a.jpg</filename><size><width>640</width><height>480</height></size>
 <object><name>person</name><difficult>0</difficult>

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from models.scoring import Annotation, DatasetError
 from pruning.data.transforms import augment, normalise_boxes, to_tensor
-from pruning.data.voc import Annotation, DatasetError
 
 
 def read_image(path: str) -> np.ndarray:

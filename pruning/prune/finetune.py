@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import DataLoader
 
+from models.scoring import Annotation
 from pruning.data.dataset import DetectionDataset, collate
-from pruning.data.voc import Annotation
 from pruning.distill import Distiller
 from pruning.evaluate import EvalReport, TorchPredictor, evaluate
 from pruning.ssd.loss import multibox_loss

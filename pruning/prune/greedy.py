@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from models.scoring import load_dataset
 from pruning import checkpoint
 from pruning.architectures import unit_widths
-from pruning.data.voc import load_dataset
 from pruning.distill import Distiller
 from pruning.flops import count_flops, count_params
 from pruning.prune.clusters import Candidate, FlopCost, best_cluster
