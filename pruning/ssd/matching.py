@@ -9,7 +9,13 @@ from pruning.ssd.box_coding import encode
 
 
 def iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pairwise IoU (len(a), len(b)) of corner boxes."""
+    """Pairwise IoU (len(a), len(b)) of corner boxes, in torch.
+
+    The numpy `models.scoring.box_iou` scores detections; this one stays torch because it runs inside
+    training on tensors: anchor matching for every sample the data loader yields (feeding torch
+    `encode`) and the NMS of `pruning.ssd.postprocess`, on whatever device the tensors live. A round
+    trip through numpy there would copy thousands of anchors per sample and leave the GPU.
+    """
     lt = torch.maximum(a[:, None, :2], b[None, :, :2])
     rb = torch.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = (rb - lt).clamp(min=0).prod(dim=2)
