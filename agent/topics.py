@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.bench.results import BenchResult
+from models.bench import BenchResult
 
 
 class _Payload(BaseModel):

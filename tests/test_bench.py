@@ -11,10 +11,10 @@ import pytest
 
 from agent import exit_codes
 from agent.bench.report import markdown_table, plot
-from agent.bench.results import BenchReport, BenchResult, LatencyStats
 from agent.bench.runner import BenchSettings, bench_pair
 from agent.cli import main
 from agent.power import EnergyReading, PowerMark, PowerMeter
+from models.bench import BenchReport, BenchResult, LatencyStats
 from models.store import ModelStore
 from tests.helpers import STORE, agent_config
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.bench.results import Accuracy
 from agent.detector import Detector
+from models.bench import Accuracy
 from models.scoring import DatasetError, average_precision, count_error, match_image, parse_annotation, read_split
 
 __all__ = ["DatasetError", "evaluate", "image_ids"]

@@ -15,10 +15,10 @@ import openvino as ov
 from agent import exit_codes
 from agent.bench.plan import Pair
 from agent.bench.report import markdown_table, plot
-from agent.bench.results import BenchReport, BenchResult
 from agent.bench.runner import BenchSettings, bench_pair
 from agent.config import AgentConfig
 from agent.power import PowerMeter
+from models.bench import BenchReport, BenchResult
 
 
 def _say(line: str) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from agent.bench.results import BenchResult
 from agent.config import AgentConfig
 from agent.mqtt import MqttLink
 from agent.topics import Topics
+from models.bench import BenchResult
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.bench.results import BenchResult
+from models.bench import BenchResult
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:

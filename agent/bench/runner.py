@@ -15,10 +15,10 @@ import numpy as np
 import openvino as ov
 
 from agent.bench.resources import ResourceMonitor
-from agent.bench.results import BenchResult, LatencyStats, ThroughputStats
 from agent.detector import Detector, build_preprocessing
 from agent.power import PowerMeter
 from agent.profile.timing import reported, reported_int
+from models.bench import BenchResult, LatencyStats, ThroughputStats
 from models.store import StoredModel
 
 

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.bench.results import BenchReport
+from models.bench import BenchReport
 from models.lut import Lut, load_lut
 from models.store import ModelStore
 
