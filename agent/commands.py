@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from agent.config import TOPIC_SEGMENT
+from models.base import StrictModel
 from models.manifest import NAME_PATTERN
 
 MAX_COMMAND_BYTES = 4096
@@ -24,8 +25,8 @@ REQUEST_ID = Field(
 )
 
 
-class _Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class _Command(StrictModel):
+    model_config = ConfigDict(strict=True)
 
     request_id: str = REQUEST_ID
 
@@ -67,10 +68,8 @@ Command = Annotated[AnyCommand, Field(discriminator="action")]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 
 
-class SnapshotInfo(BaseModel):
+class SnapshotInfo(StrictModel):
     """What a snapshot published: enough to find it on its topic (`sha256`) and to judge it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     camera: str = Field(description="Camera name.")
     topic: str = Field(description="Where the JPEG was published.")
@@ -83,9 +82,7 @@ class SnapshotInfo(BaseModel):
     ts: float = Field(description="Unix time (s) the frame was read.")
 
 
-class CommandResult(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CommandResult(StrictModel):
     request_id: str | None = Field(description="The command's request_id; null if it could not be read.")
     action: str | None = Field(default=None, description="The command's action, if it could be read.")
     ok: bool = Field(description="true: ack; false: nack, see `reason`.")

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from models.base import StrictModel
 from models.manifest import NAME_PATTERN
 
 Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
@@ -27,8 +28,8 @@ class ConfigError(Exception):
     """The config file is unusable; the message names the file, the field and the problem."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Section(StrictModel):
+    """A config table: unknown keys are errors (`models.base`)."""
 
 
 class TlsConfig(_Section):

@@ -12,11 +12,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.base import StrictModel
 from models.bench import BenchResult
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+class _Payload(StrictModel):
+    model_config = ConfigDict(populate_by_name=True)
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()

@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from models.base import StrictModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LatencyStats(_Strict):
+class LatencyStats(StrictModel):
     """Batch-1 synchronous latency with one stream, over `iterations` inferences after warm-up."""
 
     iterations: int = Field(gt=0)
@@ -32,7 +30,7 @@ class LatencyStats(_Strict):
         return self
 
 
-class ThroughputStats(_Strict):
+class ThroughputStats(StrictModel):
     """Frames per second with the device's THROUGHPUT hint and its optimal number of async requests."""
 
     fps: float = Field(gt=0)
@@ -42,7 +40,7 @@ class ThroughputStats(_Strict):
     seconds: float = Field(gt=0)
 
 
-class Accuracy(_Strict):
+class Accuracy(StrictModel):
     dataset: str = Field(description="Dataset directory (Pascal VOC layout).")
     label: str = Field(description="Class evaluated.")
     images: int = Field(ge=0)
@@ -51,7 +49,7 @@ class Accuracy(_Strict):
     score_threshold: float = Field(description="Score threshold for counting.")
 
 
-class BenchResult(_Strict):
+class BenchResult(StrictModel):
     """One model variant on one device."""
 
     ts: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
@@ -81,7 +79,7 @@ class BenchResult(_Strict):
         return self.model_dump_json().encode()
 
 
-class BenchReport(_Strict):
+class BenchReport(StrictModel):
     """What `--json` writes: host facts and one result per (model, device)."""
 
     host: str

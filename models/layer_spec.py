@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from models.base import StrictModel
 
 LayerKind = Literal["conv", "depthwise", "pointwise"]
 
 
-class LayerSpec(BaseModel):
+class LayerSpec(StrictModel):
     """One convolution as it runs in the deployed model."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="Unique layer name, e.g. 'backbone.features.3.conv.0'.")
     kind: LayerKind = Field(description="conv (dense kxk), depthwise (groups == channels) or pointwise (1x1).")
@@ -38,9 +38,7 @@ class LayerSpec(BaseModel):
     )
 
 
-class ModelSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ModelSpec(StrictModel):
     model: str = Field(description="Architecture or `name@version` the spec was taken from.")
     input_size: tuple[int, int] = Field(description="Network input (height, width).")
     layers: list[LayerSpec]

@@ -10,23 +10,21 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
+
+from models.base import StrictModel
 
 LUT_SCHEMA_VERSION = 1
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LutPoint(_Strict):
+class LutPoint(StrictModel):
     filters: int = Field(gt=0, description="Kept filters (output channels) of the layer.")
     ms: float = Field(description="Latency of the layer and its consumers: lower quartile of per-round minima.")
     min_ms: float = Field(description="Fastest single run at this count.")
     spread_ms: float = Field(ge=0, description="Lower quartile minus minimum of the per-round minima.")
 
 
-class LayerLut(_Strict):
+class LayerLut(StrictModel):
     name: str = Field(description="Layer name from the spec.")
     kind: str = Field(description="conv, depthwise or pointwise.")
     in_channels: int
@@ -59,7 +57,7 @@ class LayerLut(_Strict):
         return pts[-1].ms
 
 
-class Lut(_Strict):
+class Lut(StrictModel):
     schema_version: int = LUT_SCHEMA_VERSION
     spec_model: str = Field(description="`model` field of the spec the table was measured for.")
     spec_sha256: str = Field(description="SHA-256 of the spec's canonical JSON; resuming requires a match.")

@@ -12,7 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from models.base import StrictModel
 
 SCHEMA_VERSION = 1
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -22,8 +24,8 @@ OutputFormat = Literal["detection_output", "tf_od_api"]
 Precision = Literal["FP32", "FP16", "INT8"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(StrictModel):
+    """Every manifest model is strict (`models.base`)."""
 
 
 class InputSpec(_Strict):

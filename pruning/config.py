@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from models.base import StrictModel
 from pruning.ssd.anchors import AnchorConfig
 
 Architecture = Literal["ssd-mobilenet", "ssd-squeezenet"]
 
 
-class AnchorSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AnchorSettings(StrictModel):
     min_scale: float = Field(default=0.1, gt=0, lt=1)
     max_scale: float = Field(default=0.9, gt=0, le=1)
     aspect_ratios: tuple[float, ...] = (2.0, 3.0)
@@ -22,14 +21,12 @@ class AnchorSettings(BaseModel):
         return AnchorConfig(self.min_scale, self.max_scale, tuple(self.aspect_ratios))
 
 
-class ModelConfig(BaseModel):
+class ModelConfig(StrictModel):
     """Everything needed to rebuild a model's exact shapes.
 
     `widths` overrides the output channels of named layers (ConvUnit paths, as in the layer spec); the
     pruner writes it. Layers it does not name keep the width the width multiplier gives them.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     arch: Architecture
     num_classes: int = Field(default=2, ge=2, description="Including background (id 0).")
