@@ -30,6 +30,26 @@ the watchdog detects the stall; the backend timeout only bounds how long an aban
 CANCEL_POLL_S = 0.1
 
 
+class LingeringCalls:
+    """How many abandoned calls of one reader are still blocked in a driver, each holding a thread.
+
+    A backend with a timeout returns eventually; a wedged V4L2 driver may never. The reader stops opening
+    new captures while `MAX_LINGERING` are stuck, so a dead camera costs a bounded number of threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self, delta: int) -> None:
+        with self._lock:
+            self._count += delta
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return self._count
+
+
 class SourceStalled(Exception):
     """A call on a capture did not return within the stall timeout; the capture was abandoned."""
 
@@ -78,13 +98,16 @@ class WatchedCapture:
     `stop` is set meanwhile, and whatever the opener or capture raised, with the source redacted.
     """
 
-    def __init__(self, opener: Opener, source: str, timeout_s: float, stop: threading.Event) -> None:
+    def __init__(self, opener: Opener, source: str, timeout_s: float, stop: threading.Event,
+                 lingering: LingeringCalls) -> None:
         self.source = source
         self.timeout_s = timeout_s
         self.stop = stop
+        self.lingering = lingering
         self._capture: Any = None
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._closed = False
+        self._abandoned = False
         threading.Thread(target=self._serve, name=f"capture {redact_source(source)}", daemon=True).start()
         self._call(lambda: self._open(opener), "opening")
 
@@ -99,6 +122,8 @@ class WatchedCapture:
             call.run()
         if self._capture is not None:
             self._capture.release()
+        if self._abandoned:
+            self.lingering.add(-1)
 
     def _call(self, fn: Callable[[], Any], what: str) -> Any:
         call = _Call(fn)
@@ -106,10 +131,10 @@ class WatchedCapture:
         deadline = time.monotonic() + self.timeout_s
         while not call.done.wait(min(CANCEL_POLL_S, max(deadline - time.monotonic(), 0.0))):
             if self.stop.is_set():
-                self.close()
+                self._abandon()
                 raise ReadCancelled(what)
             if time.monotonic() >= deadline:
-                self.close()
+                self._abandon()
                 raise SourceStalled(f"{what} {redact_source(self.source)}: no frame for {self.timeout_s:g} s "
                                     "(stall_timeout_s); the capture is abandoned")
         if call.error is not None:
@@ -123,6 +148,12 @@ class WatchedCapture:
 
     def get(self, prop: int) -> float:
         return self._call(lambda: self._capture.get(prop), "querying")
+
+    def _abandon(self) -> None:
+        """Give up on the running call; its thread counts as lingering until the call returns."""
+        self._abandoned = True
+        self.lingering.add(1)
+        self.close()
 
     def close(self) -> None:
         """Release the capture on its thread, now or once a blocked call returns; never waits."""

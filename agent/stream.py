@@ -19,7 +19,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from agent.capture import Opener, ReadCancelled, SourceStalled, WatchedCapture, open_capture
+from agent.capture import LingeringCalls, Opener, ReadCancelled, SourceStalled, WatchedCapture, open_capture
 from agent.config import CameraConfig
 from agent.redact import redact_text
 from agent.telemetry import CameraCounters
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 0.5
 RECONNECT_HISTORY = 64
+MAX_LINGERING = 2
+"""Abandoned captures still blocked in their driver before the reader stops opening new ones."""
 
 ReconnectReason = Literal["open failed", "stalled", "ended"]
 
@@ -98,6 +100,7 @@ class CameraReader(threading.Thread):
         self.frames_read = 0
         self.reconnects = 0
         self.reconnect_history: deque[ReconnectAttempt] = deque(maxlen=RECONNECT_HISTORY)
+        self.lingering = LingeringCalls()
         self.is_file = config.is_file
 
     def counters(self, frames_processed: int) -> CameraCounters:
@@ -108,7 +111,7 @@ class CameraReader(threading.Thread):
         while not self.stop_event.is_set():
             frames_before = self.frames_read
             try:
-                capture = WatchedCapture(self.opener, self.config.source, self.config.stall_timeout_s, self.stop_event)
+                capture = self._open()
             except (OSError, cv2.error) as exc:
                 problem, reason = str(exc), "open failed"
             except SourceStalled as exc:
@@ -137,6 +140,13 @@ class CameraReader(threading.Thread):
                     continue  # reopen at frame 0
             self._wait_reconnect(problem, reason, backoff)
             backoff = min(backoff * 2, self.config.reconnect_max_s)
+
+    def _open(self) -> WatchedCapture:
+        if self.lingering.count >= MAX_LINGERING:
+            raise SourceStalled(f"{self.lingering.count} abandoned captures are still blocked in the driver; "
+                                "not opening another until one returns")
+        return WatchedCapture(self.opener, self.config.source, self.config.stall_timeout_s, self.stop_event,
+                              self.lingering)
 
     def _wait_reconnect(self, message: str, reason: ReconnectReason, delay: float) -> None:
         self.state = "reconnecting"

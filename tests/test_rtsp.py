@@ -17,7 +17,7 @@ import pytest
 
 from agent.config import CameraConfig
 from agent.local_broker import free_port
-from agent.stream import CameraReader
+from agent.stream import MAX_LINGERING, CameraReader
 from tests.helpers import agent_config, finish, start_agent, write_clip
 
 DEBIAN_PYTHON = "/usr/bin/python3"
@@ -214,6 +214,32 @@ def test_a_read_that_blocks_is_abandoned_and_the_source_reopened(tmp_path: Path,
         stop.set()
         reader.join(timeout=5)
     assert not reader.is_alive()
+
+
+def test_a_wedged_driver_holds_a_bounded_number_of_threads(tmp_path: Path) -> None:
+    """Reads that never return: after MAX_LINGERING abandoned captures the reader stops opening new ones
+    (each would hold another thread) until one returns."""
+    clip = write_clip(tmp_path / "clip.avi", frames=50)
+    unblock = threading.Event()
+    opened: list[WedgedCapture] = []
+
+    def opener(_source: str, _timeout_s: float) -> WedgedCapture:
+        opened.append(WedgedCapture(clip, frames=0, unblock=unblock))
+        return opened[-1]
+
+    config = CameraConfig(name="usb", source="0", stall_timeout_s=0.2, reconnect_max_s=0.2)
+    reader, stop = run_reader(config, opener)
+    try:
+        assert wait_until(lambda: len(reader.reconnect_history) >= MAX_LINGERING + 3, timeout=10)
+        assert len(opened) == MAX_LINGERING and reader.lingering.count == MAX_LINGERING
+        assert {a.reason for a in reader.reconnect_history} == {"stalled"}
+        unblock.set()  # the driver comes back: the stuck reads return, the captures are released
+        assert wait_until(lambda: all(c.released for c in opened[:MAX_LINGERING]), timeout=3)
+        assert wait_until(lambda: len(opened) > MAX_LINGERING, timeout=3), "the reader never tried again"
+    finally:
+        unblock.set()
+        stop.set()
+        reader.join(timeout=5)
 
 
 @pytest.mark.slow
