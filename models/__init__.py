@@ -1,4 +1,17 @@
-"""Model store: the manifest schema and the variants (see `models.manifest`, `models.store`)."""
+"""The contracts between the two halves, and the model store.
+
+What both halves agree on lives here and only here: the manifest that travels with every IR
+(`models.manifest`) and the store (`models.store`), the latency LUT (`models.lut`) and layer spec
+(`models.layer_spec`), the bench report (`models.bench`), the scoring of detections against Pascal VOC
+truth (`models.scoring`) and the strict pydantic base (`models.base`).
+
+The import rule (checked by tests/test_import_seam.py):
+- `models` imports neither `agent` nor `pruning` (nor torch): both halves import it.
+- `agent` never imports `pruning` or torch: it runs on factory PCs with OpenVINO only.
+- `pruning` may import from `agent` only the inference code it runs IRs through (`agent.detector`,
+  `agent.detections`, `agent.tiling`, `agent.timing`), so a variant is scored and timed exactly as the
+  device will run it. That is the one arrow across the seam.
+"""
 
 from models.manifest import Manifest, Metrics, Provenance
 from models.store import (
