@@ -42,10 +42,20 @@ def read(path: Path | str) -> dict[str, Any]:
     return payload
 
 
-def load_model(path: Path | str) -> tuple[SSD, ModelConfig]:
-    """Rebuild the model from the checkpoint's config and load its weights (as float32)."""
+def read_config(path: Path | str) -> ModelConfig:
+    """The model config a checkpoint carries."""
+    return ModelConfig.model_validate(read(path)["config"])
+
+
+def load_model(path: Path | str, input_size: tuple[int, int] | None = None) -> tuple[SSD, ModelConfig]:
+    """Rebuild the model from the checkpoint's config and load its weights (as float32).
+
+    `input_size` (height, width) rebuilds it for another input (anchors follow; weights are size-free).
+    """
     payload = read(path)
     config = ModelConfig.model_validate(payload["config"])
+    if input_size is not None:
+        config = config.model_copy(update={"input_size": tuple(input_size)})
     model = build_model(config)
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()}
     try:

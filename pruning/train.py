@@ -71,8 +71,13 @@ def make_optimizer(model: SSD, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def initial_model(cfg: TrainConfig) -> SSD:
+    """A fresh model (ImageNet backbone when given), or `init`'s weights at `cfg.model`'s input size.
+
+    Convolution weights do not depend on the input size, so a checkpoint trained at 300x300 fine-tunes at
+    a camera's aspect ratio (e.g. 384x288); only the anchors, which are rebuilt, change.
+    """
     if cfg.init is not None:
-        model, _ = checkpoint.load_model(cfg.init)
+        model, _ = checkpoint.load_model(cfg.init, input_size=tuple(cfg.model.input_size))
         return model
     model = build_model(cfg.model)
     if cfg.pretrained_backbone is not None:
@@ -119,6 +124,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     annotations = load_dataset(cfg.data, cfg.split, {v: k for k, v in cfg.model.labels.items()})
     dataset = DetectionDataset(annotations, tuple(cfg.model.input_size), cfg.augment, cfg.seed, cfg.max_expand)
     model = initial_model(cfg)
+    if cfg.init is not None:  # the init's widths and anchors travel on, at the requested input size
+        cfg = cfg.model_copy(update={"model": checkpoint.read_config(cfg.init).model_copy(
+            update={"input_size": tuple(cfg.model.input_size)})})
     optimizer = make_optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(dataset) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch

@@ -51,3 +51,17 @@ def test_warmup_then_cosine() -> None:
     assert lr_at(9, 100, 10, 1.0) == 1.0
     assert lr_at(100, 100, 10, 1.0) == 0.0
     assert 0.4 < lr_at(55, 100, 10, 1.0) < 0.6
+
+
+def test_fine_tune_at_a_camera_aspect_keeps_the_weights_and_rebuilds_anchors(synth_voc: Path,  # noqa: F811
+                                                                             tmp_path: Path) -> None:
+    start = train(_config(synth_voc, tmp_path / "square", epochs=1), progress=False)
+    wide = (128, 176)  # height, width: wider than the square it was trained at
+    _, before = checkpoint.load_model(start)
+    model, _ = checkpoint.load_model(start, input_size=wide)
+    assert model.input_size == wide and len(model.anchors) != len(checkpoint.load_model(start)[0].anchors)
+    tuned = train(_config(synth_voc, tmp_path / "wide", epochs=1, init=start, max_steps=1).model_copy(
+        update={"model": tiny_config(input_size=wide)}), progress=False)
+    reloaded, config = checkpoint.load_model(tuned)
+    assert tuple(config.input_size) == wide and config.widths == before.widths
+    assert reloaded.eval()(torch.zeros(1, 3, *wide))[0].shape[1] == len(reloaded.anchors)
