@@ -4,9 +4,10 @@ A detector with a 300x300 input sees a 768x576 camera frame at less than half it
 distant people vanish. Running it again on overlapping crops (each `fraction` of the frame, `rows` x
 `cols` of them) gives those people more pixels. The merge has one subtlety beyond NMS: a person cut by a
 crop's inner border yields a truncated box that overlaps the whole-person box from another window by
-far less than an NMS threshold. Such a box (one that touches an inner crop border) is dropped when most
-of it lies inside a box already kept; a box that touches no inner border is only merged by IoU, so two
-people side by side stay two.
+far less than an NMS threshold. Such a box (one that touches an inner crop border) is dropped when half
+of the smaller of the two boxes lies in the other; two boxes that touch no inner border merge by IoU,
+or when one lies almost wholly inside the other (the same person boxed whole by one window and from the
+waist up by another), so two people side by side stay two.
 """
 
 from __future__ import annotations
@@ -81,12 +82,15 @@ class TileMerge:
 
     Attributes:
         iou: Boxes of one class overlapping a kept box by at least this IoU are duplicates.
-        containment: A truncated box whose area lies at least this much inside a kept box is a piece of it.
+        containment: A truncated box and a kept box whose overlap covers this much of the smaller of the two
+            are one object.
+        nested: Any two boxes whose overlap covers this much of the smaller are one object.
         border_px: A box edge within this many pixels of an inner crop border counts as truncated.
     """
 
     iou: float = 0.5
-    containment: float = 0.6
+    containment: float = 0.5
+    nested: float = 0.85
     border_px: float = 3.0
 
 
@@ -105,15 +109,16 @@ def truncated(boxes: np.ndarray, window: Window, width: int, height: int, border
     return near
 
 
-def containment(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)): the fraction of each box of `a` that lies inside each box of `b`."""
+def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)): the intersection of each pair as a fraction of the smaller box's area."""
     x1 = np.maximum(a[:, None, 0], b[None, :, 0])
     y1 = np.maximum(a[:, None, 1], b[None, :, 1])
     x2 = np.minimum(a[:, None, 2], b[None, :, 2])
     y2 = np.minimum(a[:, None, 3], b[None, :, 3])
     inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    return inter / np.maximum(area[:, None], 1e-9)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(np.minimum(area_a[:, None], area_b[None, :]), 1e-9)
 
 
 def merge(parts: Detections, cut: np.ndarray, rule: TileMerge) -> Detections:
@@ -130,7 +135,8 @@ def merge(parts: Detections, cut: np.ndarray, rule: TileMerge) -> Detections:
             box = parts.xyxy[i:i + 1]
             if (box_iou(box, parts.xyxy[same]) >= rule.iou).any():
                 continue
-            if cut[i] and (containment(box, parts.xyxy[same]) >= rule.containment).any():
+            covered = overlap_of_smaller(box, parts.xyxy[same])
+            if (covered >= rule.nested).any() or (cut[i] and (covered >= rule.containment).any()):
                 continue
         kept.append(int(i))
     return parts[np.array(sorted(kept), dtype=np.int64)]

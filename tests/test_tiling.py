@@ -64,3 +64,8 @@ def test_detect_tiled_shifts_crop_boxes_into_the_frame() -> None:
     starts = sorted(tuple(box[:2]) for box in merged.xyxy.tolist())
     assert starts == [(10, 10), (10, 250), (330, 10), (330, 250)]  # the full frame's box merges with the first crop's
     assert merge_s >= 0
+
+
+def test_a_person_boxed_whole_and_from_the_waist_up_counts_once() -> None:
+    parts = _dets([[406, 151, 427, 200], [398, 153, 436, 244]], [0.8, 0.3])  # IoU 0.28, the small one 96 % inside
+    assert len(merge(parts, np.array([False, False]), TileMerge())) == 1
