@@ -17,7 +17,7 @@ import openvino as ov
 from agent.bench.resources import ResourceMonitor
 from agent.detector import Detector, build_preprocessing
 from agent.power import PowerMeter
-from agent.profile.timing import reported, reported_int
+from agent.timing import reported, reported_int, time_inferences
 from models.bench import BenchResult, LatencyStats, ThroughputStats
 from models.store import StoredModel
 
@@ -47,14 +47,7 @@ def input_tensor(detector: Detector, frame: np.ndarray) -> ov.Tensor:
 
 def time_latency(request: ov.InferRequest, tensor: ov.Tensor, settings: BenchSettings) -> list[float]:
     request.set_input_tensor(tensor)
-    for _ in range(settings.warmup):
-        request.infer()
-    samples = []
-    for _ in range(settings.iterations):
-        started = time.perf_counter()
-        request.infer()
-        samples.append(time.perf_counter() - started)
-    return samples
+    return time_inferences(request, settings.iterations, settings.warmup)
 
 
 def time_throughput(core: ov.Core, stored: StoredModel, device: str, tensor: ov.Tensor, seconds: float

@@ -1,5 +1,7 @@
 """Robust latency of small models on one device: pinned threads, warm-up, interleaved rounds, minima.
 
+Compiling, inputs and single inferences are `agent.timing`'s; this module adds the profiler's statistic.
+
 Each round runs every model `reps` times in a freshly shuffled order and keeps each model's fastest
 run. Noise on a shared machine only ever adds time, and on a busy 2-core VM whole rounds can be slowed
 (a neighbour on our core), so a model's latency is the lower quartile of its per-round minima, and its
@@ -10,16 +12,20 @@ spread slow drift (thermal, a neighbour's load) over all counts instead of letti
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import openvino as ov
 
+from agent.timing import compile_config, infer_seconds, prepared_request, reported
+
 
 @dataclass(frozen=True)
 class TimingSettings:
-    """How each model is timed. `threads` applies where the device has the property (CPU)."""
+    """How each model is timed. `threads` applies where the device has the property (CPU).
+
+    A LUT pins its thread count (see the thread-count policy in `agent.timing`): 1 unless asked.
+    """
 
     warmup: int = 3
     rounds: int = 7
@@ -54,31 +60,6 @@ class Measurement:
         return float(np.percentile(self.minima, 25) - min(self.minima)) * 1e3
 
 
-def compile_config(core: ov.Core, device: str, settings: TimingSettings) -> dict[str, object]:
-    """Properties pinning the timing: one stream, `threads` threads, latency hint, optional precision."""
-    supported = set(core.get_property(device, "SUPPORTED_PROPERTIES"))
-    wanted: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": settings.streams,
-                                 "INFERENCE_NUM_THREADS": settings.threads}
-    if settings.precision:
-        wanted["INFERENCE_PRECISION_HINT"] = settings.precision
-    return {key: value for key, value in wanted.items() if key in supported}
-
-
-def reported(compiled: ov.CompiledModel, key: str) -> str | None:
-    """A compiled model's property as a string, or None where the device does not report it."""
-    try:
-        value = compiled.get_property(key)
-    except RuntimeError:
-        return None
-    return value.get_type_name() if isinstance(value, ov.Type) else str(value)
-
-
-def reported_int(compiled: ov.CompiledModel, key: str) -> int | None:
-    """A compiled model's integer property, or None where the device does not report one."""
-    value = reported(compiled, key)
-    return int(value) if value and value.isdigit() else None
-
-
 class Timer:
     """Compiles and times models for one device with fixed settings."""
 
@@ -86,7 +67,7 @@ class Timer:
         self.core = core
         self.device = device
         self.settings = settings
-        self.config = compile_config(core, device, settings)
+        self.config = compile_config(core, device, settings.threads, settings.streams, settings.precision)
         self.rng = random.Random(seed)
         self.runtime: dict[str, str | None] = {}
 
@@ -99,7 +80,7 @@ class Timer:
 
     def measure(self, models: dict[int, ov.Model]) -> dict[int, Measurement]:
         """Compile all models, warm them up, then time them in interleaved shuffled rounds."""
-        requests = {key: self._request(self.compile(model)) for key, model in models.items()}
+        requests = {key: prepared_request(self.compile(model)) for key, model in models.items()}
         for request in requests.values():
             for _ in range(self.settings.warmup):
                 request.infer()
@@ -111,18 +92,5 @@ class Timer:
                 results[key].minima.append(self._fastest(requests[key]))
         return results
 
-    def _request(self, compiled: ov.CompiledModel) -> ov.InferRequest:
-        request = compiled.create_infer_request()
-        data = np.random.default_rng(0)
-        for port in compiled.inputs:
-            shape = list(port.get_shape())
-            request.set_tensor(port, ov.Tensor(data.random(shape, dtype=np.float32)))
-        return request
-
     def _fastest(self, request: ov.InferRequest) -> float:
-        best = float("inf")
-        for _ in range(self.settings.reps):
-            started = time.perf_counter()
-            request.infer()
-            best = min(best, time.perf_counter() - started)
-        return best
+        return min(infer_seconds(request) for _ in range(self.settings.reps))

@@ -1,0 +1,68 @@
+"""agent.timing on real OpenVINO (CPU): the thread-count policy, prepared inputs, timed inferences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+import pytest
+
+from agent.timing import (
+    compile_config,
+    interleaved_ms,
+    ir_latency_ms,
+    lut_threads,
+    prepared_request,
+    reported_int,
+    time_inferences,
+    time_interleaved,
+)
+from models.lut import Lut
+
+
+def tiny_ir(path: Path, channels: int) -> Path:
+    image = ops.parameter([1, 3, 32, 32], ov.Type.f32, name="image")
+    weights = ops.constant(np.random.default_rng(0).normal(size=(channels, 3, 3, 3)).astype(np.float32))
+    conv = ops.convolution(image, weights, [1, 1], [1, 1], [1, 1], [1, 1])
+    ov.save_model(ov.Model([ops.relu(conv)], [image], "tiny"), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def core() -> ov.Core:
+    return ov.Core()
+
+
+def test_default_threads_are_the_deployments(core: ov.Core) -> None:
+    config = compile_config(core, "CPU")
+    assert "INFERENCE_NUM_THREADS" not in config and config["PERFORMANCE_HINT"] == "LATENCY"
+    assert compile_config(core, "CPU", threads=1)["INFERENCE_NUM_THREADS"] == 1
+
+
+def test_pinned_threads_are_read_back(core: ov.Core, tmp_path: Path) -> None:
+    xml = tiny_ir(tmp_path / "a.xml", 4)
+    compiled = core.compile_model(core.read_model(xml), "CPU", compile_config(core, "CPU", threads=1))
+    assert reported_int(compiled, "INFERENCE_NUM_THREADS") == 1
+    request = prepared_request(compiled)
+    data = request.get_input_tensor().data
+    assert data.dtype == np.float32 and 0 <= data.min() and data.max() <= 255
+    samples = time_inferences(request, runs=5, warmup=1)
+    assert len(samples) == 5 and all(s > 0 for s in samples)
+
+
+def test_interleaved_times_every_model(core: ov.Core, tmp_path: Path) -> None:
+    xmls = [tiny_ir(tmp_path / "a.xml", 4), tiny_ir(tmp_path / "b.xml", 32)]
+    requests = [prepared_request(core.compile_model(core.read_model(x), "CPU")) for x in xmls]
+    assert [len(s) for s in time_interleaved(requests, runs=4, warmup=1)] == [4, 4]
+    medians = interleaved_ms(xmls, runs=5, threads=1)
+    assert len(medians) == 2 and all(ms > 0 for ms in medians)
+    assert ir_latency_ms(xmls[0], runs=5, warmup=1, threads=1) > 0
+
+
+@pytest.mark.parametrize(("threads", "expected"), [("2", 2), (None, None)])
+def test_a_lut_comparison_times_with_the_luts_count(threads: str | None, expected: int | None) -> None:
+    lut = Lut.model_construct(threads=threads)
+    assert lut_threads(lut) == expected
+    assert lut_threads(None) is None
