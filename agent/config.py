@@ -129,7 +129,7 @@ class TrackerConfig(_Section):
 
 class CameraConfig(_Section):
     name: str = Field(pattern=TOPIC_SEGMENT, description="Camera name, used as a topic level.")
-    source: str = Field(description="Video file path, RTSP/HTTP URL, or USB camera index ('0').")
+    source: str = Field(repr=False, description="Video file path, RTSP/HTTP URL, or USB camera index ('0').")
     loop: bool = Field(default=False, description="Files only: start again at the end.")
     realtime: bool = Field(
         default=True,

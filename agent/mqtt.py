@@ -121,7 +121,7 @@ class MqttLink:
         log.info("connected to MQTT broker %s:%d", self.config.host, self.config.port)
         self.connected.set()
         if self.announce:
-            client.subscribe(self.topics.name("cmd"), qos=1)
+            client.subscribe(self.topics.name("cmd"), qos=self.topics.spec("cmd").qos)
             self.publish("available", ONLINE)
         for hook in self._on_connect_hooks:
             try:
