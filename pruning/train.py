@@ -1,7 +1,9 @@
 """Training: SGD or AdamW, linear warm-up then cosine decay, per-epoch checkpoints, exact resume.
 
 `train(config)` is the function; `headcount-prune train` wraps it. The run directory holds
-`train.json` (the config), `last.pt` (resumable) and `log.jsonl` (one line per epoch).
+`train.json` (the config), `last.pt` (resumable) and `log.jsonl` (one line per epoch). It runs on
+`config.device` (`pruning.device`), and under `torchrun` as one of several data-parallel processes
+(`pruning.distributed`): `batch_size` is then the global batch, split among them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Literal
 import numpy as np
 import torch
 from pydantic import Field
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from models.base import StrictModel
@@ -26,7 +28,18 @@ from pruning import checkpoint
 from pruning.architectures import build_model
 from pruning.config import ModelConfig
 from pruning.data.dataset import DetectionDataset, collate
+from pruning.device import AUTO, Precision, model_device, resolve_device, to_device
 from pruning.distill import Distiller
+from pruning.distributed import (
+    World,
+    global_share,
+    mean_over_processes,
+    process_device,
+    process_group,
+    unwrap,
+    world_from_env,
+    wrap,
+)
 from pruning.ssd.loss import multibox_loss
 from pruning.ssd.matching import match
 from pruning.ssd.ssd import SSD
@@ -52,6 +65,8 @@ class TrainConfig(StrictModel):
     seed: int = 0
     threads: int = Field(default=1, gt=0)
     max_steps: int | None = Field(default=None, description="Stop early after this many steps (tests).")
+    device: str = Field(default=AUTO, description="PyTorch device: auto, cpu, cuda or cuda:N (pruning.device).")
+    amp: bool = Field(default=False, description="float16 autocast with scaled gradients (CUDA only).")
 
 
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
@@ -87,26 +102,36 @@ def initial_model(cfg: TrainConfig) -> SSD:
     return model
 
 
-def train_step(model: SSD, optimizer: torch.optim.Optimizer, batch: tuple,
-               distiller: Distiller | None = None) -> dict[str, float]:
-    """One optimizer step on the MultiBox loss (plus the distillation loss when a teacher is given)."""
-    images, boxes, labels = batch
-    targets = [match(b, lab, model.anchors) for b, lab in zip(boxes, labels, strict=True)]
+def train_step(model: SSD | torch.nn.Module, optimizer: torch.optim.Optimizer, batch: tuple,
+               distiller: Distiller | None = None, precision: Precision | None = None) -> dict[str, float]:
+    """One optimizer step on the MultiBox loss (plus the distillation loss when a teacher is given).
+
+    The batch goes to the model's device. `model` may be wrapped in DistributedDataParallel: the loss is
+    then rescaled to the global count of matched anchors (`global_share`), so that the gradients DDP
+    averages are a single process's on the whole global batch. The figures returned are this process's.
+    """
+    core = unwrap(model)
+    precision = precision or Precision(model_device(core))
+    images, boxes, labels = to_device(batch, model_device(core))
+    targets = [match(b, lab, core.anchors) for b, lab in zip(boxes, labels, strict=True)]
     loc_t = torch.stack([t[0] for t in targets])
     labels_t = torch.stack([t[1] for t in targets])
-    loc, conf = model(images)
+    with precision.autocast():
+        loc, conf = model(images)
+    loc, conf = loc.float(), conf.float()
     parts = multibox_loss(loc, conf, loc_t, labels_t)
     loss = parts.total
     losses = {"loc": parts.loc.item(), "conf": parts.conf.item()}
     if distiller is not None:
-        distill = distiller.loss(images, loc, conf, (labels_t > 0).sum())
+        with precision.autocast():
+            distill = distiller.loss(images, loc, conf, (labels_t > 0).sum())
         loss = loss + distill
         losses["distill"] = distill.item()
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-    optimizer.step()
-    return {"loss": loss.item(), **losses}
+    reported = loss.item()
+    if model is not core:
+        loss = loss * global_share((labels_t > 0).sum())
+    precision.step(loss, optimizer, list(model.parameters()), 10.0)
+    return {"loss": reported, **losses}
 
 
 def _seed(seed: int) -> None:
@@ -116,48 +141,84 @@ def _seed(seed: int) -> None:
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
-    """Train (or resume) into `cfg.out`; returns the path of the final checkpoint."""
+    """Train (or resume) into `cfg.out`; returns the path of the final checkpoint.
+
+    Under torchrun every process runs this; they share the work of each global batch, and rank 0 alone
+    writes the run directory."""
     torch.set_num_threads(cfg.threads)
+    world = world_from_env()
+    if cfg.batch_size % world.size:
+        raise ValueError(f"--batch-size {cfg.batch_size}: the global batch must split evenly among "
+                         f"{world.size} processes")
+    device = process_device(resolve_device(cfg.device), world)
+    precision = Precision(device, cfg.amp)
+    with process_group(device, world):
+        return _train(cfg, world, device, precision, progress)
+
+
+def _train(cfg: TrainConfig, world: World, device: torch.device, precision: Precision, progress: bool) -> Path:
     _seed(cfg.seed)
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    (cfg.out / "train.json").write_text(cfg.model_dump_json(indent=2))
+    if world.is_main:
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        (cfg.out / "train.json").write_text(cfg.model_dump_json(indent=2))
     annotations = load_dataset(cfg.data, cfg.split, {v: k for k, v in cfg.model.labels.items()})
     dataset = DetectionDataset(annotations, tuple(cfg.model.input_size), cfg.augment, cfg.seed, cfg.max_expand)
     model = initial_model(cfg)
     if cfg.init is not None:  # the init's widths and anchors travel on, at the requested input size
         cfg = cfg.model_copy(update={"model": checkpoint.read_config(cfg.init).model_copy(
             update={"input_size": tuple(cfg.model.input_size)})})
+    model.to(device)
     optimizer = make_optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(dataset) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
     start_epoch, step = _resume(cfg.out / "last.pt", model, optimizer)
+    net = wrap(model, device, world)
     for epoch in range(start_epoch, cfg.epochs):
         dataset.epoch = epoch
-        generator = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-        loader = DataLoader(dataset, cfg.batch_size, shuffle=True, collate_fn=collate, generator=generator)
-        model.train()
+        net.train()
         sums: dict[str, float] = {}
-        started = time.time()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, mininterval=30)
+        batches, started = 0, time.time()
+        bar = tqdm(_loader(dataset, cfg, epoch, world), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not (progress and world.is_main), mininterval=30)
         for batch in bar:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, total, cfg.warmup_steps, cfg.lr)
-            losses = train_step(model, optimizer, batch)
+            losses = train_step(net, optimizer, batch, precision=precision)
             sums = {k: sums.get(k, 0.0) + v for k, v in losses.items()}
-            step += 1
+            step, batches = step + 1, batches + 1
             bar.set_postfix(loss=f"{losses['loss']:.3f}", refresh=False)
             if cfg.max_steps is not None and step >= cfg.max_steps:
                 break
-        record = {"epoch": epoch + 1, "step": step, "seconds": round(time.time() - started, 1),
-                  "lr": optimizer.param_groups[0]["lr"], **{k: v / max(1, bar.n) for k, v in sums.items()}}
-        with (cfg.out / "log.jsonl").open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
-        log.info("epoch %s", record)
-        checkpoint.save(cfg.out / "last.pt", model, cfg.model, optimizer=optimizer.state_dict(),
-                        epoch=epoch + 1, step=step)
+        means = mean_over_processes({k: v / max(1, batches) for k, v in sums.items()}, device)
+        if world.is_main:
+            _end_epoch(cfg, model, optimizer, {"epoch": epoch + 1, "step": step, "processes": world.size,
+                                               "seconds": round(time.time() - started, 1),
+                                               "lr": optimizer.param_groups[0]["lr"], **means})
         if cfg.max_steps is not None and step >= cfg.max_steps:
             break
     return cfg.out / "last.pt"
+
+
+def _loader(dataset: DetectionDataset, cfg: TrainConfig, epoch: int, world: World) -> DataLoader:
+    """This epoch's batches, shuffled by (seed, epoch) alone: a resumed run sees what an uninterrupted one
+    would. Across processes, each takes every world.size-th image of the same order (DistributedSampler
+    draws it from the same seed), so each global batch holds the images one process would have taken."""
+    seed = cfg.seed * 1000 + epoch
+    if not world.distributed:
+        generator = torch.Generator().manual_seed(seed)
+        return DataLoader(dataset, cfg.batch_size, shuffle=True, collate_fn=collate, generator=generator)
+    sampler = DistributedSampler(dataset, world.size, world.rank, shuffle=True, seed=cfg.seed * 1000)
+    sampler.set_epoch(epoch)
+    return DataLoader(dataset, cfg.batch_size // world.size, sampler=sampler, collate_fn=collate)
+
+
+def _end_epoch(cfg: TrainConfig, model: SSD, optimizer: torch.optim.Optimizer, record: dict) -> None:
+    """Rank 0's log line and checkpoint after an epoch."""
+    with (cfg.out / "log.jsonl").open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    log.info("epoch %s", record)
+    checkpoint.save(cfg.out / "last.pt", model, cfg.model, optimizer=optimizer.state_dict(),
+                    epoch=record["epoch"], step=record["step"])
 
 
 def _resume(path: Path, model: SSD, optimizer: torch.optim.Optimizer) -> tuple[int, int]:
