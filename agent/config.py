@@ -8,9 +8,12 @@ silently falls back to a default.
 from __future__ import annotations
 
 import os
+import re
 import socket
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomllib
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -187,6 +190,46 @@ class HomeAssistantConfig(_Section):
     )
 
 
+class TotalsConfig(_Section):
+    reset_at: str = Field(
+        default="never",
+        description='When the in/out totals go back to 0: "never", or a local time of day "HH:MM" (24 h, in '
+        "`timezone`) every day. Count and crossing messages carry the start of their period (`period_start`).",
+    )
+    timezone: str | None = Field(
+        default=None, description='IANA time zone of `reset_at` (zoneinfo, e.g. "Europe/Berlin"; daylight saving '
+        "is followed). Required when `reset_at` is a time of day.",
+    )
+
+    @field_validator("reset_at")
+    @classmethod
+    def _never_or_time_of_day(cls, value: str) -> str:
+        if value != "never" and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f'{value!r} is neither "never" nor a time of day "HH:MM" (00:00 to 23:59)')
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                raise ValueError(f"unknown time zone {value!r}: use an IANA name such as \"Europe/Berlin\"") from None
+        return value
+
+    @model_validator(mode="after")
+    def _zone_for_a_time(self) -> TotalsConfig:
+        if self.reset_at != "never" and self.timezone is None:
+            raise ValueError(f'timezone is required with reset_at = "{self.reset_at}" (e.g. "Europe/Berlin")')
+        return self
+
+    @property
+    def reset_time(self) -> time | None:
+        """The daily reset time, None for "never"."""
+        return None if self.reset_at == "never" else time.fromisoformat(self.reset_at)
+
+
 class AgentConfig(_Section):
     device_id: str = Field(
         default_factory=lambda: socket.gethostname().split(".")[0] or "agent",
@@ -202,6 +245,8 @@ class AgentConfig(_Section):
     queue: QueueConfig = Field(default_factory=QueueConfig)
     snapshot: SnapshotConfig = Field(default_factory=SnapshotConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+    totals: TotalsConfig = Field(default_factory=TotalsConfig,
+                                 description="When in/out totals reset (they survive restarts either way).")
     cameras: list[CameraConfig] = Field(min_length=1, description="At least one camera.")
     stall_exit_s: float = Field(
         default=60.0, gt=0,

@@ -145,6 +145,7 @@ class CameraCounter:
     _zone: PolygonZone | None = field(init=False, default=None)
     _line: LineCounter | None = field(init=False, default=None)
     _frame_size: tuple[int, int] | None = field(init=False, default=None)
+    _totals: tuple[int, int] = field(init=False, default=(0, 0))  # (in, out) until the line exists
 
     def __post_init__(self) -> None:
         self._tracker = IouTracker(self.tracker_config.iou_threshold, self.tracker_config.max_missed)
@@ -153,7 +154,7 @@ class CameraCounter:
         if self._frame_size == (width, height):
             return
         scale = np.array([width, height], np.float64)
-        in_out = (self._line.in_count, self._line.out_count) if self._line else (0, 0)
+        in_out = (self._line.in_count, self._line.out_count) if self._line else self._totals
         if self.config.zone:
             self._zone = PolygonZone(np.asarray(self.config.zone) * scale)
         if self.config.line:
@@ -180,6 +181,12 @@ class CameraCounter:
         crossings = [Crossing(int(track), "in") for track in tracked.tracker_id[crossed_in]]
         crossings += [Crossing(int(track), "out") for track in tracked.tracker_id[crossed_out]]
         return CountResult(count, self._line.in_count, self._line.out_count, crossings, tracked)
+
+    def restore(self, in_total: int, out_total: int) -> None:
+        """Count on from these totals (kept across a restart; 0, 0 for a new period). Tracks are kept."""
+        self._totals = (in_total, out_total)
+        if self._line:
+            self._line.in_count, self._line.out_count = in_total, out_total
 
     def reset_tracks(self) -> None:
         """After a stream gap the old tracks mean nothing; totals are kept."""

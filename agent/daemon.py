@@ -33,6 +33,7 @@ from agent.snapshot import Snapshots
 from agent.stream import CameraReader
 from agent.telemetry import TelemetrySampler
 from agent.topics import StateMessage, Topics
+from agent.totals import ResetPolicy, TotalsKeeper
 from models.store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -107,12 +108,15 @@ class Agent:
 
     def start_cameras(self) -> None:
         assert self.active is not None and self.outbox is not None
+        policy = ResetPolicy.from_config(self.config.totals)
         for camera in self.config.cameras:
             reader = CameraReader(camera, self.stop)
             path = CountPath(camera, self.config.tracker, self.config.occupancy, self.config.model.tiling)
+            totals = TotalsKeeper.restore(camera.name, self.outbox.totals(camera.name), policy,
+                                          f"{self.config.device_id}/{camera.name}/{self.outbox.store_id}")
             worker = CameraWorker(
                 reader, path, self.active, self.telemetry.stages, self.outbox.put, COUNT_HEARTBEAT_S, self.stop,
-                self._on_infer_error,
+                self._on_infer_error, totals,
             )
             reader.start()
             worker.start()

@@ -1,12 +1,15 @@
-"""Store-and-forward for count messages: on disk before publishing, deleted only after the broker's PUBACK.
+"""Store-and-forward for count and crossing messages: on disk before publishing, deleted only after the PUBACK.
 
 SQLite in WAL mode with `synchronous=FULL`: a message whose `put` returned survives SIGKILL and power
 loss. One sender thread hands messages to paho in id order while connected, at most `WINDOW` unacked
 at a time. On every (re)connection paho's own unacknowledged messages are dropped and the sender starts
 again from the oldest message still on disk, so the backlog always goes out in id order (paho would
 otherwise re-send its in-flight messages after newer ones). After a restart the same happens. Delivery is
-at least once, in order per camera; `seq` lets subscribers drop duplicates. The queue is bounded: when
-full, the oldest messages are dropped and counted.
+at least once, in order per camera; `seq` (crossings: `id`) lets subscribers drop duplicates. The queue is
+bounded: when full, the oldest messages are dropped and counted.
+
+The same file keeps each camera's totals (`agent.totals`), written in the transaction that queues the
+messages carrying them, so restored totals always match what was queued.
 
 Locks: paho calls `on_publish` with its own lock held, so the ack handler only enqueues the message id
 and the sender thread does the bookkeeping. `_handover` is always taken before any paho lock (sender:
@@ -20,18 +23,21 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.mqtt import MqttLink
-from agent.topics import CountMessage
+from agent.topics import CountMessage, CrossingMessage
+from agent.totals import TOTALS_SCHEMA, CameraTotals, load_totals, make_store_id, save_totals
 
 log = logging.getLogger(__name__)
 
 WINDOW = 100
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY AUTOINCREMENT, camera TEXT NOT NULL,
-                                     seq INTEGER NOT NULL, payload BLOB NOT NULL);
+                                     seq INTEGER NOT NULL, payload BLOB NOT NULL,
+                                     topic TEXT NOT NULL DEFAULT 'count');
 CREATE TABLE IF NOT EXISTS sequence (camera TEXT PRIMARY KEY, next INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
@@ -44,7 +50,8 @@ class QueueStats:
 
 
 class CountOutbox:
-    """Numbers, persists and forwards count messages. `start()` the sender, `close()` at the end."""
+    """Numbers, persists and forwards count and crossing messages, and keeps the cameras' totals.
+    `start()` the sender, `close()` at the end."""
 
     def __init__(self, path: Path, link: MqttLink, max_messages: int = 100_000) -> None:
         self.path = Path(path)
@@ -54,7 +61,10 @@ class CountOutbox:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self._db.executescript(SCHEMA + TOTALS_SCHEMA)
+        if "topic" not in {column for _, column, *_ in self._db.execute("PRAGMA table_info(messages)")}:
+            self._db.execute("ALTER TABLE messages ADD COLUMN topic TEXT NOT NULL DEFAULT 'count'")  # older files
+        self.store_id = make_store_id(self._db)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -77,27 +87,40 @@ class CountOutbox:
             log.info("outbox %s: %d message(s) from before the restart will be sent first", self.path, self._depth)
 
     # ---- producer side --------------------------------------------------------------------------
-    def put(self, message: CountMessage) -> CountMessage:
-        """Give `message` its camera's next seq and store it durably; returns the numbered message."""
+    def put(self, message: CountMessage, crossings: Sequence[CrossingMessage] = (),
+            totals: CameraTotals | None = None) -> CountMessage:
+        """Store a frame's crossing events, its count message (numbered with the camera's next seq) and the
+        camera's totals durably, in one transaction: all of them or none. Returns the numbered message."""
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
+                for crossing in crossings:
+                    db.execute("INSERT INTO messages (camera, seq, payload, topic) VALUES (?, ?, ?, 'crossing')",
+                               (crossing.camera, crossing.seq, crossing.to_json()))
                 row = db.execute("SELECT next FROM sequence WHERE camera = ?", (message.camera,)).fetchone()
                 seq = row[0] if row else 0
                 numbered = message.model_copy(update={"seq": seq})
                 db.execute("INSERT INTO messages (camera, seq, payload) VALUES (?, ?, ?)",
                            (message.camera, seq, numbered.to_json()))
                 db.execute("INSERT OR REPLACE INTO sequence (camera, next) VALUES (?, ?)", (message.camera, seq + 1))
-                dropped = self._enforce_bound(self._depth + 1)
+                if totals is not None:
+                    save_totals(db, totals)
+                added = 1 + len(crossings)
+                dropped = self._enforce_bound(self._depth + added)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            self._depth += 1 - dropped
+            self._depth += added - dropped
             self._dropped += dropped
         self._wake.set()
         return numbered
+
+    def totals(self, camera: str) -> CameraTotals | None:
+        """`camera`'s totals as last queued; None if it was never counted here."""
+        with self._lock:
+            return load_totals(self._db, camera)
 
     def _enforce_bound(self, depth: int) -> int:
         """Drop the oldest messages beyond the bound (inside the caller's transaction); returns how many."""
@@ -162,10 +185,10 @@ class CountOutbox:
                 return
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT id, camera, payload FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+                    "SELECT id, camera, payload, topic FROM messages WHERE id > ? ORDER BY id LIMIT ?",
                     (self._last_handed, room)).fetchall()
-            for row_id, camera, payload in rows:
-                info = self.link.publish("count", bytes(payload), camera=camera)
+            for row_id, camera, payload, topic in rows:
+                info = self.link.publish(topic, bytes(payload), camera=camera)
                 self._inflight[info.mid] = row_id
                 self._last_handed = row_id
         if rows:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -19,7 +19,8 @@ from agent.count_path import CountPath, FrameCount
 from agent.detector import Detector
 from agent.stream import CameraReader, Frame
 from agent.telemetry import CameraCounters, StageStats
-from agent.topics import CountMessage
+from agent.topics import CountMessage, CrossingMessage
+from agent.totals import CameraTotals, TotalsKeeper
 from models.manifest import Manifest
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,12 @@ class ActiveModel:
         return old
 
 
+Emit = Callable[[CountMessage, Sequence[CrossingMessage], CameraTotals], object]
+"""Queues one frame's count message, its crossing events and the camera's totals together (`CountOutbox.put`)."""
+
+
 class CameraWorker(threading.Thread):
-    """Runs one camera's frames through the active model and emits count messages."""
+    """Runs one camera's frames through the active model and emits count and crossing messages."""
 
     def __init__(
         self,
@@ -75,10 +80,11 @@ class CameraWorker(threading.Thread):
         path: CountPath,
         active: ActiveModel,
         stats: StageStats,
-        emit: Callable[[CountMessage], None],
+        emit: Emit,
         heartbeat_s: float,
         stop: threading.Event,
         on_error: Callable[[str, Exception], None],
+        totals: TotalsKeeper | None = None,
     ) -> None:
         super().__init__(name=f"worker-{reader.config.name}", daemon=True)
         self.reader = reader
@@ -89,6 +95,8 @@ class CameraWorker(threading.Thread):
         self.heartbeat_s = heartbeat_s
         self.stop_event = stop
         self.on_error = on_error
+        self.totals = totals or TotalsKeeper.in_memory(reader.config.name)
+        path.counter.restore(self.totals.state.in_total, self.totals.state.out_total)
         self.frames_processed = 0
         self.last_inference = time.monotonic()
         self.first_inference: float | None = None
@@ -138,6 +146,8 @@ class CameraWorker(threading.Thread):
         if running is not self._running:
             self._running = running
             self.switch_frames.append((running, frame.index))
+        if self.totals.roll_over():  # a reset time passed: this frame counts in the new period
+            self.path.counter.restore(0, 0)
         counted = self.path.process(detector.session(), frame.image, frame.ts, running.threshold,
                                     running.class_id)
         self.latest = (frame, counted.result.people, counted.result, running.class_id)
@@ -158,14 +168,20 @@ class CameraWorker(threading.Thread):
 
     def _maybe_emit(self, frame: Frame, counted: FrameCount, model: str) -> None:
         result = counted.result
-        key = (counted.occupancy, result.in_total, result.out_total)
+        crossings, totals = self.totals.record(result, frame.ts, frame.index, model)
+        key = (counted.occupancy, totals.in_total, totals.out_total, totals.period_start)
         now = time.monotonic()
         if key == self._last and now - self._last_emit < self.heartbeat_s:
             return
-        self._last, self._last_emit = key, now
-        self.emit(
-            CountMessage(
-                ts=frame.ts, seq=0, camera=self.camera, count=counted.occupancy, raw_count=result.count,
-                in_total=result.in_total, out_total=result.out_total, model=model, frame=frame.index,
-            )
+        message = CountMessage(
+            ts=frame.ts, seq=0, camera=self.camera, count=counted.occupancy, raw_count=result.count,
+            in_total=totals.in_total, out_total=totals.out_total, model=model, frame=frame.index,
+            period_start=totals.period_start,
         )
+        try:
+            self.emit(message, crossings, totals)
+        except Exception:  # not queued, so not counted: the totals stay those of the last queued message
+            self.path.counter.restore(self.totals.state.in_total, self.totals.state.out_total)
+            raise
+        self._last, self._last_emit = key, now
+        self.totals.state = totals

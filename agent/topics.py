@@ -30,10 +30,28 @@ class CountMessage(_Payload):
     count: int = Field(ge=0, description="Occupancy: people of the counted label (inside the zone if set), "
                        "smoothed over the camera's `occupancy` window.")
     raw_count: int = Field(ge=0, description="The frame's own count, before smoothing.")
-    in_total: int = Field(alias="in", ge=0, description="Line crossings towards the inside since start.")
-    out_total: int = Field(alias="out", ge=0, description="Line crossings towards the outside since start.")
+    in_total: int = Field(alias="in", ge=0, description="Line crossings towards the inside in this period.")
+    out_total: int = Field(alias="out", ge=0, description="Line crossings towards the outside in this period.")
     model: str = Field(description="`name@version` of the model that produced the count.")
     frame: int = Field(ge=0, description="Index of the frame in this camera's stream.")
+    period_start: datetime = Field(
+        description="Start of the period `in` and `out` count from (ISO-8601, UTC; `[totals]` in the config). "
+        "Totals survive restarts; a new value means they were reset on purpose, never lost.")
+
+
+class CrossingMessage(_Payload):
+    id: str = Field(description="Event id, unique across restarts: `<device_id>/<camera>/<store>/<seq>` "
+                    "(`store`: random id of the agent's state file). Drop an id already seen.")
+    seq: int = Field(ge=0, description="Per-camera crossing number, +1 per crossing, survives restarts and periods.")
+    ts: float = Field(description="Unix time (s) of the frame the crossing was counted on.")
+    camera: str = Field(description="Camera name from the config.")
+    direction: Literal["in", "out"] = Field(description="`in`: towards the line's inside point; `out`: away.")
+    frame: int = Field(ge=0, description="Index of the frame in this camera's stream.")
+    track: int = Field(description="Tracker id of the person who crossed (unique within a run only).")
+    model: str = Field(description="`name@version` of the model that saw the crossing.")
+    in_total: int = Field(alias="in", ge=0, description="The period's `in` total after this crossing.")
+    out_total: int = Field(alias="out", ge=0, description="The period's `out` total after this crossing.")
+    period_start: datetime = Field(description="Start of the period the totals count from (ISO-8601, UTC).")
 
 
 class StateMessage(_Payload):
@@ -92,6 +110,8 @@ TOPICS: dict[str, TopicSpec] = {
     "available": TopicSpec("available", None, 1, True, "`online` / `offline` (last will)."),
     "state": TopicSpec("state", StateMessage, 1, True, "What runs: model, device, since, config hash."),
     "count": TopicSpec("{camera}/count", CountMessage, 1, False, "Counts per camera, on change and heartbeat."),
+    "crossing": TopicSpec("{camera}/crossing", CrossingMessage, 1, False,
+                          "One message per counted line crossing (stored first, like counts; `id` deduplicates)."),
     "telemetry": TopicSpec("telemetry", TelemetryMessage, 0, False, "Latency, fps, load, power per interval."),
     "cmd": TopicSpec("cmd", None, 1, False, "Commands to the agent (JSON)."),
     "cmd_result": TopicSpec("cmd/result", None, 1, False, "Results of commands."),

@@ -41,7 +41,7 @@ def test_inference_error_falls_back_to_the_next_device(store: ModelStore, clip: 
     reader = CameraReader(CameraConfig(name="cam", source=str(clip), realtime=False, loop=True), stop)
     path = CountPath(reader.config, TrackerConfig(), OccupancyConfig())
     worker = CameraWorker(reader, path, active, StageStats(),
-                          lambda m: m, 10.0, stop, lambda cam, exc: controller.device_failed("NPU", exc))
+                          lambda *queued: None, 10.0, stop, lambda cam, exc: controller.device_failed("NPU", exc))
     ctx = ControlContext(store=store, core=core, model_config=config, active=active, workers=[worker],
                          publish_result=lambda r: None, publish_state=lambda: states.append(active.detector.device),
                          status=dict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime, timezone
 from pathlib import Path
 
 from agent.config import MqttConfig
@@ -17,7 +18,8 @@ def outbox(path: Path, max_messages: int = 10) -> CountOutbox:
 
 
 def message(camera: str) -> CountMessage:
-    return CountMessage(ts=0.0, seq=0, camera=camera, count=1, in_total=0, out_total=0, model="m@1", frame=0)
+    return CountMessage(ts=0.0, seq=0, camera=camera, count=1, raw_count=1, in_total=0, out_total=0, model="m@1",
+                        frame=0, period_start=datetime(2024, 5, 1, tzinfo=timezone.utc))
 
 
 def test_full_queue_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
