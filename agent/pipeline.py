@@ -101,7 +101,7 @@ class CameraWorker(threading.Thread):
         self.last_inference = time.monotonic()
         self.first_inference: float | None = None
         self.max_count = 0
-        self._last: tuple[int, int, int] | None = None
+        self._last: tuple[int, int, int, datetime] | None = None  # occupancy, in, out, period_start
         self._running: RunningModel | None = None
         self.switch_frames: list[tuple[RunningModel, int]] = []
         """(model, index of the first frame it processed), one entry per model this camera has used."""
