@@ -267,8 +267,8 @@ def _add_latency(p: argparse.ArgumentParser) -> None:
 def _run_latency(args: argparse.Namespace) -> int:
     import statistics
 
+    from agent.timing import ir_latency_ms as measure_latency_ms
     from models.store import ModelStore, parse_ref
-    from pruning.latency import measure_latency_ms
 
     store = ModelStore(args.store)
     models = {ref: store.load(*parse_ref(ref)) for ref in args.models}

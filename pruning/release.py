@@ -71,11 +71,11 @@ def release(checkpoint: Path, store: ModelStore, name: str, version: str, data: 
             overwrite: bool = False, progress: bool = True, note: str | None = None) -> StoredModel:
     """Export, then measure through the stored IR (agent Detector) and write the figures into the manifest."""
     from agent.detector import Detector
+    from agent.timing import ir_latency_ms
     from models.scoring import load_dataset
     from pruning.checkpoint import load_model
     from pruning.evaluate import DetectorPredictor, evaluate
     from pruning.flops import count_flops, count_params
-    from pruning.latency import measure_latency_ms
 
     model, config = load_model(checkpoint)
     metrics = Metrics(flops=float(count_flops(model, tuple(config.input_size))), params=count_params(model))
@@ -93,5 +93,5 @@ def release(checkpoint: Path, store: ModelStore, name: str, version: str, data: 
                                              "count_mae": report.count_mae,
                                              "eval_dataset": f"{data}:{split} ({report.images} images)"})
     if latency_runs:
-        metrics.latency_ms[device] = round(measure_latency_ms(stored.xml, device, latency_runs), 3)
+        metrics.latency_ms[device] = round(ir_latency_ms(stored.xml, device, latency_runs), 3)
     return store.write(stored.manifest.model_copy(update={"metrics": metrics}), stored.xml, overwrite=True)

@@ -164,18 +164,18 @@ def layer_table(row: Row, lut: Lut) -> list[str]:
 def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Lut], runs: int = 150) -> list[str]:
     """The LUT on its own scale: each variant timed interleaved with its parent (this machine, now) with
     the LUT's own thread count; estimate = parent ms - LUT savings."""
-    from pruning.prune.timing import interleaved_ms
+    from agent.timing import interleaved_ms, lut_threads
 
     lines = ["| variant | threads | parent ms | measured ms | LUT est. ms | error | speedup |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         if row.name not in luts or not row.original or not row.parent:
             continue
-        threads = luts[row.name].thread_count or 1
+        threads = lut_threads(luts[row.name])
         parent_xml = store.load(*row.parent.split("@", 1)).xml
         p_ms, v_ms = interleaved_ms([parent_xml, store.load(*row.ref.split("@", 1)).xml], runs, threads)
         est = p_ms - luts[row.name].saving_ms(row.original, row.widths)
-        lines.append(f"| {row.ref} | {threads} | {p_ms:.2f} | {v_ms:.2f} | {est:.2f} | "
+        lines.append(f"| {row.ref} | {threads or 'deployed'} | {p_ms:.2f} | {v_ms:.2f} | {est:.2f} | "
                      f"{100 * (est / v_ms - 1):+.1f} % | {p_ms / v_ms:.2f}x |")
     return lines
 
