@@ -128,11 +128,15 @@ class ModelStore:
             verify_files(model)
         return model
 
+    def check_free(self, name: str, version: str, overwrite: bool = False) -> None:
+        """Raise unless `name@version` may be written: absent, or `overwrite`."""
+        if self.directory(name, version).exists() and not overwrite:
+            raise ModelStoreError(f"model {name}@{version} already exists in {self.root}")
+
     def write(self, manifest: Manifest, xml: Path, overwrite: bool = False) -> StoredModel:
         """Copy an IR (xml + bin beside it) into the store and write its manifest with fresh digests."""
+        self.check_free(manifest.name, manifest.version, overwrite)
         target = self.directory(manifest.name, manifest.version)
-        if target.exists() and not overwrite:
-            raise ModelStoreError(f"model {manifest.ref} already exists in {self.root}")
         target.mkdir(parents=True, exist_ok=True)
         xml = Path(xml)
         if xml.resolve() != (target / MODEL_XML).resolve():

@@ -242,10 +242,12 @@ def _add_export(p: argparse.ArgumentParser) -> None:
 def _run_export(args: argparse.Namespace) -> int:
     from models.store import ModelStore
     from pruning.checkpoint import export_weights
-    from pruning.release import release
+    from pruning.release import ReleaseSettings, release
 
-    stored = release(args.checkpoint, ModelStore(args.store), args.name, args.version, args.data, args.split,
-                     args.device, args.count_threshold, args.latency_runs, args.overwrite, note=args.note)
+    settings = ReleaseSettings(name=args.name, version=args.version, data=args.data, split=args.split,
+                               device=args.device, count_threshold=args.count_threshold,
+                               latency_runs=args.latency_runs, overwrite=args.overwrite, note=args.note)
+    stored = release(args.checkpoint, ModelStore(args.store), settings)
     if args.weights_out:
         export_weights(args.checkpoint, args.weights_out)
     print(stored.manifest.model_dump_json(indent=2, include={"name", "version", "metrics", "opsets",

@@ -14,7 +14,7 @@ from pruning import checkpoint
 from pruning.prune.greedy import Pruner, finish_snapshots
 from pruning.prune.records import PruneSettings, StepRecord
 from pruning.prune.surgery import groups_of, prune_group
-from pruning.release import build_manifest, export_to_store
+from pruning.release import ReleaseSettings, build_manifest, export_to_store
 from pruning.ssd.ssd import SSD
 from tests.pruning_fixtures import fitted_checkpoint, synth_voc, tiny_config, tiny_model  # noqa: F401
 from tests.test_prune_surgery import _silence
@@ -187,8 +187,8 @@ def test_variant_manifest_carries_the_pruning_provenance(parent: Path, synth_voc
     run = tmp_path / "run"
     Pruner(settings(parent, synth_voc, run, cluster_size=None, lut=lut, distill=0.5, snapshots=[]),
            progress=False).run()
-    stored = export_variant(run, "tiny", "cp-test", ModelStore(tmp_path / "store"), synth_voc,
-                            latency_runs=3, parent="tiny@1")
+    release = ReleaseSettings(name="tiny", version="cp-test", data=synth_voc, latency_runs=3)
+    stored = export_variant(run, ModelStore(tmp_path / "store"), release, parent="tiny@1")
     prov = stored.manifest.provenance
     assert prov.kind == "pruning" and prov.parent == "tiny@1" and prov.method == "cluster"
     details = prov.details

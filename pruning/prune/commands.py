@@ -79,9 +79,11 @@ def _add_variant(p: argparse.ArgumentParser) -> None:
 def _run_variant(args: argparse.Namespace) -> int:
     from models.store import ModelStore
     from pruning.prune.variants import export_variant, summary_line
+    from pruning.release import ReleaseSettings
 
-    stored = export_variant(args.run_dir, args.name, args.version, ModelStore(args.store), args.data, args.source,
-                            args.split, args.latency_runs, args.parent, args.overwrite)
+    settings = ReleaseSettings(name=args.name, version=args.version, data=args.data, split=args.split,
+                               latency_runs=args.latency_runs, overwrite=args.overwrite)
+    stored = export_variant(args.run_dir, ModelStore(args.store), settings, args.source, args.parent)
     print(summary_line(stored))
     return 0
 

@@ -17,7 +17,7 @@ from models.store import ModelStore, StoredModel
 from pruning import checkpoint
 from pruning.config import ModelConfig
 from pruning.prune.records import PruneSettings, RunState
-from pruning.release import release, training_details
+from pruning.release import ReleaseSettings, release, training_details
 
 
 def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
@@ -54,13 +54,11 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
                       parent=parent or str(settings.checkpoint), method=method, details=details)
 
 
-def export_variant(run: Path, name: str, version: str, store: ModelStore, data: Path | None,
-                   checkpoint_name: str = "final.pt", split: str = "test", latency_runs: int = 100,
-                   parent: str | None = None, overwrite: bool = False) -> StoredModel:
+def export_variant(run: Path, store: ModelStore, settings: ReleaseSettings, checkpoint_name: str = "final.pt",
+                   parent: str | None = None) -> StoredModel:
+    """Release `run/checkpoint_name` with the run's pruning provenance (the manifest is written once)."""
     source = run / checkpoint_name
-    stored = release(source, store, name, version, data, split, "CPU", 0.5, latency_runs, overwrite)
-    manifest = stored.manifest.model_copy(update={"provenance": provenance(run, source, parent)})
-    return store.write(manifest, stored.xml, overwrite=True)
+    return release(source, store, settings, provenance(run, source, parent))
 
 
 def summary_line(stored: StoredModel) -> str:
