@@ -44,8 +44,6 @@ def test_package_stays_on_its_side(package: str, forbidden: tuple[str, ...]) -> 
     assert offenders(package, forbidden) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="pruning/data/autolabel.py still takes box_iou from agent.tracker "
-                                        "(its owner switches it to models.scoring; then drop this mark)")
 def test_pruning_uses_only_the_agents_inference_code() -> None:
     used = {module: sorted(n for n in names if n.split(".")[0] == "agent" and n not in AGENT_INFERENCE)
             for module, names in imports("pruning").items()}

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from agent.tiling import TileGrid, detect_tiled
-from agent.tracker import box_iou
+from models.scoring import box_iou
 from pruning.data.voc import DatasetError, write_annotation, write_splits
 
 
