@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from pruning.device import add_device_args
+
 DEFAULT_BACKBONE = "auto"
 
 
@@ -29,6 +31,9 @@ def _add_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-steps", type=int)
+    p.add_argument("--freeze-bn-stats", action="store_true",
+                   help="BatchNorm keeps its running statistics: for small per-process batches under torchrun")
+    add_device_args(p)
     p.set_defaults(run=_run_train)
 
 
@@ -58,6 +63,7 @@ def _backbone(args: argparse.Namespace) -> Path | None:
 
 def _run_train(args: argparse.Namespace) -> int:
     from pruning.config import ModelConfig
+    from pruning.distributed import world_from_env
     from pruning.train import TrainConfig, train
 
     cfg = TrainConfig(
@@ -65,8 +71,11 @@ def _run_train(args: argparse.Namespace) -> int:
         model=ModelConfig(arch=args.arch, input_size=args.input_size,
                           width_mult=args.width_mult),
         epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-        warmup_steps=args.warmup_steps, seed=args.seed, threads=args.threads, max_steps=args.max_steps)
-    print(train(cfg))
+        warmup_steps=args.warmup_steps, seed=args.seed, threads=args.threads, max_steps=args.max_steps,
+        freeze_bn_stats=args.freeze_bn_stats, device=str(args.device), amp=args.amp)
+    last = train(cfg)
+    if world_from_env().is_main:
+        print(last)
     return 0
 
 

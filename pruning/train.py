@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import torch
 from pydantic import Field
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from models.base import StrictModel
@@ -67,6 +67,8 @@ class TrainConfig(StrictModel):
     max_steps: int | None = Field(default=None, description="Stop early after this many steps (tests).")
     device: str = Field(default=AUTO, description="PyTorch device: auto, cpu, cuda or cuda:N (pruning.device).")
     amp: bool = Field(default=False, description="float16 autocast with scaled gradients (CUDA only).")
+    freeze_bn_stats: bool = Field(default=False, description="BatchNorm keeps its running statistics (its "
+                                  "scale and shift still learn): for per-process batches too small for them.")
 
 
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
@@ -120,18 +122,27 @@ def train_step(model: SSD | torch.nn.Module, optimizer: torch.optim.Optimizer, b
         loc, conf = model(images)
     loc, conf = loc.float(), conf.float()
     parts = multibox_loss(loc, conf, loc_t, labels_t)
-    loss = parts.total
-    losses = {"loc": parts.loc.item(), "conf": parts.conf.item()}
+    terms = {"loc": parts.loc, "conf": parts.conf}
     if distiller is not None:
         with precision.autocast():
-            distill = distiller.loss(images, loc, conf, (labels_t > 0).sum())
-        loss = loss + distill
-        losses["distill"] = distill.item()
-    reported = loss.item()
-    if model is not core:
-        loss = loss * global_share((labels_t > 0).sum())
+            terms["distill"] = distiller.loss(images, loc, conf, (labels_t > 0).sum())
+    loss = parts.total + terms["distill"] if distiller is not None else parts.total
+    if model is not core:  # each term as its share of the global one: their mean over processes is that
+        share = global_share((labels_t > 0).sum())
+        loss, terms = loss * share, {k: v * share for k, v in terms.items()}
+    losses = {"loss": loss.item(), **{k: v.item() for k, v in terms.items()}}
     precision.step(loss, optimizer, list(model.parameters()), 10.0)
-    return {"loss": reported, **losses}
+    return losses
+
+
+def freeze_bn_statistics(model: torch.nn.Module) -> None:
+    """BatchNorm layers to eval mode: normalised by their running statistics, which stay as they are.
+
+    In training mode each process normalises by its own share of the batch (there is no SyncBatchNorm on
+    CPUs), so N processes equal one exactly only with the statistics frozen."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
 
 
 def _seed(seed: int) -> None:
@@ -176,6 +187,8 @@ def _train(cfg: TrainConfig, world: World, device: torch.device, precision: Prec
     for epoch in range(start_epoch, cfg.epochs):
         dataset.epoch = epoch
         net.train()
+        if cfg.freeze_bn_stats:
+            freeze_bn_statistics(model)
         sums: dict[str, float] = {}
         batches, started = 0, time.time()
         bar = tqdm(_loader(dataset, cfg, epoch, world), desc=f"epoch {epoch + 1}/{cfg.epochs}",
@@ -199,17 +212,21 @@ def _train(cfg: TrainConfig, world: World, device: torch.device, precision: Prec
     return cfg.out / "last.pt"
 
 
+def epoch_order(size: int, seed: int) -> list[int]:
+    """The image order of an epoch: exactly what a shuffling DataLoader with a generator seeded `seed`
+    draws (it takes its workers' base seed from the generator before the permutation)."""
+    generator = torch.Generator().manual_seed(seed)
+    return [int(i) for i in DataLoader(range(size), batch_size=None, shuffle=True, generator=generator)]
+
+
 def _loader(dataset: DetectionDataset, cfg: TrainConfig, epoch: int, world: World) -> DataLoader:
     """This epoch's batches, shuffled by (seed, epoch) alone: a resumed run sees what an uninterrupted one
-    would. Across processes, each takes every world.size-th image of the same order (DistributedSampler
-    draws it from the same seed), so each global batch holds the images one process would have taken."""
-    seed = cfg.seed * 1000 + epoch
-    if not world.distributed:
-        generator = torch.Generator().manual_seed(seed)
-        return DataLoader(dataset, cfg.batch_size, shuffle=True, collate_fn=collate, generator=generator)
-    sampler = DistributedSampler(dataset, world.size, world.rank, shuffle=True, seed=cfg.seed * 1000)
-    sampler.set_epoch(epoch)
-    return DataLoader(dataset, cfg.batch_size // world.size, sampler=sampler, collate_fn=collate)
+    would. Across processes, each takes every world.size-th image of that same order, so each global
+    batch holds exactly the images a single process would have taken."""
+    order = epoch_order(len(dataset), cfg.seed * 1000 + epoch)
+    order += order[:-len(order) % world.size]  # padded to a multiple of the processes, as DistributedSampler
+    return DataLoader(dataset, cfg.batch_size // world.size, sampler=order[world.rank::world.size],
+                      collate_fn=collate)
 
 
 def _end_epoch(cfg: TrainConfig, model: SSD, optimizer: torch.optim.Optimizer, record: dict) -> None:
