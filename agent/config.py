@@ -90,8 +90,9 @@ class ModelConfig(_Section):
         "camera's own `tiling` wins). Finds small, distant people; costs one inference per window.",
     )
     label: str = Field(default="person", description="Label to count; must be one of the model's labels.")
-    performance_hint: Literal["LATENCY", "THROUGHPUT"] = Field(
-        default="LATENCY", description="OpenVINO performance hint for the compiled model."
+    performance_hint: Literal["LATENCY", "THROUGHPUT"] | None = Field(
+        default=None, description="OpenVINO performance hint for the compiled model. Default: chosen from the "
+        "cameras, LATENCY for one, THROUGHPUT for several (their frames run side by side in the device's streams).",
     )
     cache_dir: Path | None = Field(
         default=None,

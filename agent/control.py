@@ -32,7 +32,7 @@ from agent.commands import (
 )
 from agent.config import ModelConfig
 from agent.decoders import DecoderError
-from agent.detector import Detector
+from agent.detector import Detector, choose_hint
 from agent.devices import choose_device, is_available, next_device
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel, count_threshold
 from agent.precompile import precompile
@@ -76,11 +76,12 @@ def check_label_id(stored: StoredModel, label: str) -> int:
 
 def prepare_model(store: ModelStore, core: ov.Core, config: ModelConfig, name: str, version: str,
                   device: str | None = None, cache_dir: Path | None = None,
-                  background: bool = False) -> tuple[RunningModel, float, float]:
+                  background: bool = False, cameras: int = 1) -> tuple[RunningModel, float, float]:
     """Verify, check, compile and warm up a model without touching the running one.
 
     Returns the model and the compile and warm-up times in ms (compile includes the background
     compile). `device` None: the config's preference list decides, falling back to CPU with a warning.
+    The performance hint is the config's, else chosen from the number of `cameras` (`choose_hint`).
     With `background`, the compile runs first in a nice-19 child process that fills `cache_dir`
     (see `agent.precompile`), so running cameras keep the CPU.
     """
@@ -96,12 +97,13 @@ def prepare_model(store: ModelStore, core: ov.Core, config: ModelConfig, name: s
         device = choice.device
     elif not is_available(device, available):
         raise ModelUnusable(f"device {device} is not available (runtime offers {available})")
-    options = {"PERFORMANCE_HINT": config.performance_hint}
+    hint = choose_hint(config.performance_hint, cameras)
+    options = {"PERFORMANCE_HINT": hint}
     if cache_dir is not None:
         options["CACHE_DIR"] = str(cache_dir)
     started = time.perf_counter()
     if background and cache_dir is not None:
-        precompile(store.root, name, version, device, cache_dir, config.performance_hint)
+        precompile(store.root, name, version, device, cache_dir, hint)
     try:
         detector = Detector.open(stored, device, core, options)
     except DecoderError as exc:
@@ -207,7 +209,7 @@ class Controller(threading.Thread):
 
     def _prepare(self, name: str, version: str, device: str | None) -> tuple[RunningModel, float, float]:
         return prepare_model(self.ctx.store, self.ctx.core, self.ctx.model_config, name, version, device,
-                             self.ctx.cache_dir, background=True)
+                             self.ctx.cache_dir, background=True, cameras=max(1, len(self.ctx.workers)))
 
     def switch_to(self, running: RunningModel) -> dict[str, int]:
         """Make `running` the active model; returns each live camera's first frame on it."""

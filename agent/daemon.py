@@ -78,7 +78,8 @@ class Agent:
     def load_model(self) -> None:
         """Verify, check and compile the configured model. Raises ModelUnusable."""
         m = self.config.model
-        running, compile_ms, _ = prepare_model(self.store, self.core, m, m.name, m.version, cache_dir=self.cache_dir)
+        running, compile_ms, _ = prepare_model(self.store, self.core, m, m.name, m.version, cache_dir=self.cache_dir,
+                                               cameras=len(self.config.cameras))
         self.active = ActiveModel(running)
         log.info("model %s on %s ready (compiled in %.0f ms)", m.name + "@" + m.version, running.detector.device,
                  compile_ms)

@@ -1,0 +1,109 @@
+"""Infer requests pooled across cameras: a compiled model's optimal number of requests, shared by every camera.
+
+One request per camera thread (what the agent had) gives eight cameras eight requests queued on a
+device that runs two at a time (the THROUGHPUT hint's streams on a 2-core CPU); each costs memory and
+none adds throughput. The pool holds the number the compiled model asks for
+(`OPTIMAL_NUMBER_OF_INFER_REQUESTS`); a camera thread borrows one for a frame (or a tiling window),
+starts it, waits with the GIL released, decodes and gives it back. Each camera still has one frame in
+flight at a time, so its counts stay in frame order; several cameras keep every stream busy.
+
+The frame goes in as it is: a whole BGR frame is wrapped without a copy (the compiled model resizes it,
+see `agent.detector.build_preprocessing`); only a crop that is not contiguous (a tiling window) is copied.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import openvino as ov
+
+from agent.decoders import Decoder
+from agent.detections import Detections
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent in each stage of one inference."""
+
+    preprocess: float = 0.0  # wrapping the frame as the request's input (a copy only for a crop)
+    infer: float = 0.0  # the device's work, from start to result
+    postprocess: float = 0.0  # decoding the outputs into `Detections`
+    tiling: float = 0.0  # merging the boxes of a tiled frame's windows
+    wait: float = 0.0  # waiting for a free request while other cameras' frames hold them all
+
+    def add(self, other: StageTimes) -> None:
+        """Accumulate another inference's times (the windows of one tiled frame)."""
+        self.preprocess += other.preprocess
+        self.infer += other.infer
+        self.postprocess += other.postprocess
+        self.tiling += other.tiling
+        self.wait += other.wait
+
+
+class InferSession(Protocol):
+    """What the counting path detects with: the pool, or a stand-in in tests."""
+
+    def run(self, image: np.ndarray, score_threshold: float) -> tuple[Detections, StageTimes]: ...
+
+
+def optimal_requests(compiled: ov.CompiledModel) -> int:
+    """The compiled model's `OPTIMAL_NUMBER_OF_INFER_REQUESTS` (1 where the device does not say)."""
+    try:
+        return max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+    except (RuntimeError, TypeError, ValueError):
+        return 1
+
+
+def frame_tensor(image: np.ndarray) -> ov.Tensor:
+    """An HWC u8 image as a batch-of-one input tensor, sharing its memory (crops are made contiguous)."""
+    return ov.Tensor(np.ascontiguousarray(image)[None], shared_memory=True)
+
+
+class InferencePool:
+    """A fixed set of infer requests on one compiled model, borrowed one at a time by any thread."""
+
+    def __init__(self, compiled: ov.CompiledModel, decoder: Decoder, size: int | None = None) -> None:
+        self.decoder = decoder
+        self.size = size or optimal_requests(compiled)
+        self._idle: queue.LifoQueue[ov.InferRequest] = queue.LifoQueue()
+        for _ in range(self.size):
+            self._idle.put(compiled.create_infer_request())
+
+    def run(self, image: np.ndarray, score_threshold: float) -> tuple[Detections, StageTimes]:
+        """Detect on one BGR u8 image of any size; blocks until a request is free and has run."""
+        times = StageTimes()
+        t0 = time.perf_counter()
+        height, width = image.shape[:2]
+        tensor = frame_tensor(image)
+        t1 = time.perf_counter()
+        request = self._idle.get()  # LIFO: the request used last is the one whose memory is warm
+        t2 = time.perf_counter()
+        try:
+            request.set_input_tensor(tensor)
+            request.start_async()
+            request.wait()  # the GIL is released while the device works
+            t3 = time.perf_counter()
+            detections = self.decoder(request.results, width, height, score_threshold)
+        finally:
+            self._idle.put(request)
+        t4 = time.perf_counter()
+        times.preprocess, times.wait, times.infer, times.postprocess = t1 - t0, t2 - t1, t3 - t2, t4 - t3
+        return detections, times
+
+    def run_all_once(self, image: np.ndarray) -> None:
+        """Run every request once at the same time on `image` (warms each stream, not only the first)."""
+        tensor = frame_tensor(image)
+        requests = [self._idle.get() for _ in range(self.size)]
+        try:
+            for request in requests:
+                request.set_input_tensor(tensor)
+                request.start_async()
+            for request in requests:
+                request.wait()
+        finally:
+            for request in requests:
+                self._idle.put(request)

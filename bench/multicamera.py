@@ -1,0 +1,239 @@
+"""Many cameras on one PC: the agent's aggregate frame rate against OpenVINO's benchmark_app, same IR, same run.
+
+The agent runs N copies of data/vtest.avi (1, 2, 4, 8 by default; add 16 with `--cameras 1 2 4 8 16`),
+each read as fast as inference takes frames (`realtime = false`, looping), with a real local broker and
+the code `headcount-agent run` uses, in a child process per measurement so that its peak RSS is its own.
+benchmark_app runs the same IR with `-hint throughput` (the device's capacity) and `-hint latency -api
+sync` (one camera's ceiling). Every round runs all of them in turn (the order reversed every other
+round), so the load of a shared machine hits each alike; ratios are medians of per-round ratios.
+
+Per agent run it reports aggregate and per-camera fps over a steady window (after every camera's first
+frames), CPU % (100 = one core), peak RSS (VmHWM, compile included) and the RSS at the window's end,
+the hint and number of infer requests the agent chose, and per-stage medians (ms). The load average is
+printed before and after.
+
+    .venv/bin/python bench/multicamera.py [--cameras 1 2 4 8] [--rounds 3] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from agent_overhead import sample_frame
+
+from agent.config import AgentConfig, CameraConfig, ModelConfig, MqttConfig, QueueConfig, TelemetryConfig
+from agent.daemon import Agent
+from agent.local_broker import LocalBroker
+from agent.timing import reported, reported_int
+from models.store import ModelStore
+
+ROOT = Path(__file__).resolve().parents[1]
+VIDEO = ROOT / "data" / "vtest.avi"
+THROUGHPUT = re.compile(r"Throughput:\s+([\d.]+) FPS")
+
+
+def proc_status_mb(key: str) -> float:
+    """A memory line of /proc/self/status (VmRSS, VmHWM) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
+def cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def agent_config(args: argparse.Namespace, tmp: Path) -> AgentConfig:
+    cameras = [CameraConfig(name=f"cam{i + 1}", source=str(VIDEO), realtime=False, loop=True)
+               for i in range(args.child)]
+    model = ModelConfig(store=ROOT / "models", name=args.name, version=args.version, devices=[args.device],
+                        performance_hint=args.hint, cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    return AgentConfig(device_id="bench", mqtt=MqttConfig(host="127.0.0.1", port=args.port), model=model,
+                       telemetry=TelemetryConfig(interval_s=3600), queue=QueueConfig(path=tmp / "queue.sqlite"),
+                       cameras=cameras)
+
+
+def wait_for_frames(agent: Agent, cameras: int, frames: int, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if len(agent.workers) == cameras and all(w.frames_processed >= frames for w in agent.workers):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the agent's {cameras} cameras did not all process {frames} frames in {timeout_s} s")
+
+
+def child(args: argparse.Namespace) -> dict:
+    """One agent run with `args.child` cameras: its figures over a steady window of `args.seconds`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        agent = Agent(agent_config(args, Path(tmp)))
+        runner = threading.Thread(target=agent.run, name="agent")
+        runner.start()
+        try:
+            wait_for_frames(agent, args.child, frames=5)
+            agent.telemetry.stages.drain()  # start-up out of the stage figures
+            frames0, cpu0, t0 = [w.frames_processed for w in agent.workers], cpu_seconds(), time.monotonic()
+            time.sleep(args.seconds)
+            frames1, cpu1, t1 = [w.frames_processed for w in agent.workers], cpu_seconds(), time.monotonic()
+            stages = agent.telemetry.stages.drain()
+            rss = proc_status_mb("VmRSS")
+        finally:
+            agent.stop.set()
+            runner.join()
+    assert agent.active is not None
+    compiled = agent.active.detector.compiled
+    elapsed = t1 - t0
+    fps = [(b - a) / elapsed for a, b in zip(frames0, frames1, strict=True)]
+    return {
+        "cameras": args.child, "aggregate_fps": sum(fps), "camera_fps": fps,
+        "cpu_percent": 100 * (cpu1 - cpu0) / elapsed, "peak_rss_mb": proc_status_mb("VmHWM"), "rss_mb": rss,
+        "hint": reported(compiled, "PERFORMANCE_HINT"), "streams": reported_int(compiled, "NUM_STREAMS"),
+        "requests": getattr(getattr(agent.active.detector, "pool", None), "size", None),
+        "stages_ms": {name: s.p50_ms for name, s in stages.items() if s.samples},
+    }
+
+
+def run_agent(args: argparse.Namespace, cameras: int, port: int, cache_dir: Path) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(cameras), "--port", str(port),
+           "--seconds", str(args.seconds), "--device", args.device, "--name", args.name, "--version", args.version,
+           "--cache-dir", str(cache_dir)] + (["--hint", args.hint] if args.hint else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise RuntimeError(f"agent run with {cameras} cameras failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def benchmark_app_fps(args: argparse.Namespace, xml: Path, frame: Path, hint: list[str]) -> float:
+    tool = Path(sys.executable).with_name("benchmark_app")
+    out = subprocess.run([str(tool), "-m", str(xml), "-d", args.device, *hint, "-i", str(frame),
+                          "-t", str(args.seconds)], capture_output=True, text=True, check=True).stdout
+    match = THROUGHPUT.search(out)
+    if not match:
+        raise RuntimeError(f"benchmark_app printed no throughput:\n{out[-2000:]}")
+    return float(match.group(1))
+
+
+APP_HINTS = {"app-throughput": ["-hint", "throughput"], "app-latency": ["-hint", "latency", "-api", "sync"]}
+
+
+@dataclass
+class Rounds:
+    """Every round's figures: benchmark_app's fps per hint, the agent's run per camera count."""
+
+    app: dict[str, list[float]]
+    agent: dict[int, list[dict]]
+
+    def ratios(self, cameras: int) -> list[float]:
+        """Per round: the agent's aggregate fps over benchmark_app's (latency for 1 camera, else throughput)."""
+        base = self.app["app-latency" if cameras == 1 else "app-throughput"]
+        return [run["aggregate_fps"] / fps for run, fps in zip(self.agent[cameras], base, strict=True)]
+
+
+def measure(args: argparse.Namespace) -> Rounds:
+    xml = ModelStore(ROOT / "models").load(args.name, args.version).xml
+    items: list[str | int] = ["app-latency", *args.cameras, "app-throughput"]
+    rounds = Rounds({key: [] for key in APP_HINTS}, {n: [] for n in args.cameras})
+    with tempfile.TemporaryDirectory() as tmp, LocalBroker() as broker:
+        frame = sample_frame(Path(tmp))
+        for r in range(args.rounds):
+            for item in items if r % 2 == 0 else items[::-1]:
+                if isinstance(item, str):
+                    rounds.app[item].append(benchmark_app_fps(args, xml, frame, APP_HINTS[item]))
+                    print(f"round {r + 1}: {item} {rounds.app[item][-1]:.1f} fps", flush=True)
+                else:
+                    run = run_agent(args, item, broker.port, Path(tmp) / "ov-cache")
+                    rounds.agent[item].append(run)
+                    print(f"round {r + 1}: agent x{item} {json.dumps(run)}", flush=True)
+    return rounds
+
+
+def summary(rounds: Rounds, cameras: list[int]) -> list[str]:
+    """The markdown table: medians over rounds, ratios as medians of per-round ratios."""
+    lines = ["| cameras | hint, requests | aggregate fps | per camera fps (min-max) | vs benchmark_app | CPU % "
+             "| peak RSS MB | RSS MB |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for n in cameras:
+        runs = rounds.agent[n]
+        med = {k: statistics.median(r[k] for r in runs) for k in ("aggregate_fps", "cpu_percent", "peak_rss_mb",
+                                                                  "rss_mb")}
+        per_camera = [fps for r in runs for fps in r["camera_fps"]]
+        base = "latency sync" if n == 1 else "throughput"
+        lines.append(f"| {n} | {runs[0]['hint']}, {runs[0]['requests']} | {med['aggregate_fps']:.1f} | "
+                     f"{statistics.median(per_camera):.1f} ({min(per_camera):.1f}-{max(per_camera):.1f}) | "
+                     f"{statistics.median(rounds.ratios(n)):.2f} x {base} | {med['cpu_percent']:.0f} | "
+                     f"{med['peak_rss_mb']:.0f} | {med['rss_mb']:.0f} |")
+    app = {k: statistics.median(v) for k, v in rounds.app.items()}
+    lines.append(f"\nbenchmark_app medians: -hint throughput {app['app-throughput']:.1f} fps, "
+                 f"-hint latency -api sync {app['app-latency']:.1f} fps")
+    return lines
+
+
+def memory_formula(rounds: Rounds, cameras: list[int]) -> str:
+    """Least-squares line through the median peak RSS per camera count: "A MB + B MB per camera"."""
+    peaks = [statistics.median(r["peak_rss_mb"] for r in rounds.agent[n]) for n in cameras]
+    if len(cameras) < 2:
+        return f"peak RSS {peaks[0]:.0f} MB with {cameras[0]} camera(s)"
+    slope, intercept = np.polyfit(cameras, peaks, 1)
+    return f"peak RSS ~= {intercept:.0f} MB + {slope:.1f} MB per camera (fit over {cameras} cameras)"
+
+
+def stage_lines(rounds: Rounds, cameras: list[int]) -> list[str]:
+    lines = []
+    for n in cameras:
+        stages: dict[str, list[float]] = {}
+        for run in rounds.agent[n]:
+            for name, ms in run["stages_ms"].items():
+                stages.setdefault(name, []).append(ms)
+        lines.append(f"stages x{n} (p50 ms, median over rounds): "
+                     + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in stages.items()))
+    return lines
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8, help="measuring window per run (and benchmark_app -t)")
+    parser.add_argument("--device", default="CPU")
+    parser.add_argument("--name", default="person-ssdlite")
+    parser.add_argument("--version", default="1")
+    parser.add_argument("--hint", choices=["LATENCY", "THROUGHPUT"], help="force the agent's hint (default: chosen)")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if args.child:
+        print(json.dumps(child(args)), flush=True)
+        return 0
+    if not VIDEO.is_file():
+        raise SystemExit(f"{VIDEO} is missing (run `make video`)")
+    before = os.getloadavg()
+    print(f"{args.name}@{args.version} on {args.device}, {os.cpu_count()} CPUs, load average {before}", flush=True)
+    rounds = measure(args)
+    print("\n" + "\n".join(summary(rounds, args.cameras)))
+    print(memory_formula(rounds, args.cameras))
+    print("\n".join(stage_lines(rounds, args.cameras)))
+    print(f"load average before {before}, after {os.getloadavg()} ({os.cpu_count()} CPUs)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

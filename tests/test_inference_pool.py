@@ -1,0 +1,181 @@
+"""Inference pooled across cameras: the hint follows the cameras, counts stay per camera and in order,
+a swap still switches between frames, and the resize inside the compiled model finds what Python's did.
+
+Real OpenVINO on the CPU, the real model, real footage (vtest.avi frames written to short clips), the
+real reader, worker and controller threads.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import openvino as ov
+import pytest
+
+from agent.config import CameraConfig, ModelConfig, OccupancyConfig, TrackerConfig
+from agent.control import ControlContext, Controller, prepare_model
+from agent.count_path import CountPath
+from agent.detector import Detector, choose_hint
+from agent.pipeline import ActiveModel, CameraWorker, RunningModel
+from agent.stream import CameraReader
+from agent.telemetry import StageStats
+from agent.timing import reported
+from agent.topics import CountMessage
+from models.manifest import Manifest
+from models.scoring import box_iou
+from models.store import MANIFEST, ModelStore, write_manifest
+
+CAMERAS = 3  # more cameras than the THROUGHPUT hint's requests on a 2-core CPU
+
+
+@pytest.mark.parametrize(("configured", "cameras", "hint"), [
+    (None, 1, "LATENCY"), (None, 2, "THROUGHPUT"), (None, 16, "THROUGHPUT"),
+    ("LATENCY", 8, "LATENCY"), ("THROUGHPUT", 1, "THROUGHPUT"),
+])
+def test_chosen_hint_follows_the_config_and_the_camera_count(configured: str | None, cameras: int,
+                                                             hint: str) -> None:
+    assert choose_hint(configured, cameras) == hint  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def several(store: ModelStore) -> RunningModel:
+    """The model as the agent prepares it for several cameras (no hint in the config)."""
+    running, _, _ = prepare_model(store, ov.Core(), ModelConfig(store=store.root, devices=["CPU"]),
+                                  "person-ssdlite", "1", cameras=CAMERAS)
+    return running
+
+
+def test_several_cameras_compile_for_throughput_with_the_optimal_requests(several: RunningModel) -> None:
+    compiled = several.detector.compiled
+    assert reported(compiled, "PERFORMANCE_HINT") == "THROUGHPUT"
+    assert several.detector.pool.size == int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+
+def vtest_clip(source: Path, path: Path, start: int, frames: int) -> Path:
+    """`frames` frames of the sample video from `start`, at half size (MJPG)."""
+    capture = cv2.VideoCapture(str(source))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (384, 288))
+    for _ in range(frames):
+        ok, image = capture.read()
+        assert ok, f"{source} has fewer than {start + frames} frames"
+        writer.write(cv2.resize(image, (384, 288), interpolation=cv2.INTER_AREA))
+    writer.release()
+    return path
+
+
+def clip_frames(clip: Path) -> Iterator[np.ndarray]:
+    capture = cv2.VideoCapture(str(clip))
+    while (image := capture.read()[1]) is not None:
+        yield image
+
+
+def start_cameras(clips: list[Path], active: ActiveModel, stop: threading.Event, loop: bool
+                  ) -> tuple[list[CameraWorker], dict[str, list[CountMessage]]]:
+    """A reader and a worker per clip, read as fast as inference takes frames; every frame emits a message."""
+    messages: dict[str, list[CountMessage]] = {}
+    workers = []
+    for i, clip in enumerate(clips):
+        name = f"cam{i}"
+        received = messages.setdefault(name, [])
+        reader = CameraReader(CameraConfig(name=name, source=str(clip), realtime=False, loop=loop), stop)
+        path = CountPath(reader.config, TrackerConfig(), OccupancyConfig(statistic="last"))
+        worker = CameraWorker(reader, path, active, StageStats(), lambda message, *_, r=received: r.append(message),
+                              0.0, stop, lambda camera, exc: None)
+        reader.start()
+        worker.start()
+        workers.append(worker)
+    return workers, messages
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_counts_stay_per_camera_and_in_order_under_pooled_requests(several: RunningModel, sample_video: Path,
+                                                                   tmp_path: Path) -> None:
+    clips = [vtest_clip(sample_video, tmp_path / f"c{i}.avi", start, 6) for i, start in enumerate([0, 300, 600])]
+    expected = {}  # each clip alone, frame by frame through the same pool
+    for i, clip in enumerate(clips):
+        found = [several.detector.pool.run(image, several.threshold)[0] for image in clip_frames(clip)]
+        expected[f"cam{i}"] = [int((d.class_id == several.class_id).sum()) for d in found]
+    stop = threading.Event()
+    workers, messages = start_cameras(clips, ActiveModel(several), stop, loop=False)
+    try:
+        wait_until(lambda: not any(w.is_alive() for w in workers))  # a worker ends after its last frame
+    finally:
+        stop.set()
+    for camera, received in messages.items():
+        assert [m.frame for m in received] == list(range(6)), f"{camera}: frames missing or out of order"
+        assert all(m.camera == camera for m in received)
+        assert [m.raw_count for m in received] == expected[camera], f"{camera}: counts differ from its own clip's"
+    assert len({tuple(counts) for counts in expected.values()}) > 1, "the clips should not all count alike"
+
+
+def version_2(store: ModelStore, root: Path) -> ModelStore:
+    """A store holding the default model as version 1 and an identical copy as version 2."""
+    for version in ("1", "2"):
+        target = root / "person-ssdlite" / version
+        shutil.copytree(store.directory("person-ssdlite", "1"), target)
+        manifest = Manifest.model_validate_json((target / MANIFEST).read_text())
+        write_manifest(target, manifest.model_copy(update={"version": version}))
+    return ModelStore(root)
+
+
+def test_a_swap_with_several_cameras_switches_between_frames(several: RunningModel, store: ModelStore,
+                                                             sample_video: Path, tmp_path: Path) -> None:
+    swapped = version_2(store, tmp_path / "store")
+    new_detector = Detector(swapped.load("person-ssdlite", "2"), several.detector.compiled, "CPU", 0.0)
+    new = RunningModel(new_detector, several.class_id, several.threshold)
+    clips = [vtest_clip(sample_video, tmp_path / f"c{i}.avi", 100 * i, 6) for i in range(CAMERAS)]
+    stop = threading.Event()
+    active = ActiveModel(several)
+    workers, messages = start_cameras(clips, active, stop, loop=True)
+    ctx = ControlContext(store=swapped, core=ov.Core(), model_config=ModelConfig(store=swapped.root),
+                         active=active, workers=workers, publish_result=lambda r: None,
+                         publish_state=lambda: None, status=dict)
+    try:
+        wait_until(lambda: all(w.frames_processed >= 3 for w in workers))
+        switched = Controller(ctx, stop).switch_to(new)
+        wait_until(lambda: all(len(m) > switched[c] + 3 for c, m in messages.items()))
+    finally:
+        stop.set()
+    old_ref, new_ref = several.detector.manifest.ref, new_detector.manifest.ref
+    for worker in workers:
+        received = messages[worker.camera]
+        at = switched[worker.camera]
+        assert [m.frame for m in received] == list(range(len(received))), f"{worker.camera}: a frame was skipped"
+        assert [m.model for m in received] == [old_ref] * at + [new_ref] * (len(received) - at)
+        assert worker.reader.slot.dropped == 0
+
+
+@pytest.mark.parametrize("start", [50, 400])
+def test_resize_in_the_compiled_model_finds_what_the_python_resize_found(several: RunningModel,
+                                                                         sample_video: Path, start: int) -> None:
+    capture = cv2.VideoCapture(str(sample_video))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    ok, frame = capture.read()
+    assert ok
+    height, width = frame.shape[:2]
+    pool, threshold = several.detector.pool, 0.3
+    in_model, _ = pool.run(frame, threshold)  # the whole frame: the compiled model resizes it
+    resized = cv2.resize(frame, several.detector.input_size, interpolation=cv2.INTER_LINEAR)
+    in_python, _ = pool.run(resized, threshold)  # already the network's size: the model's resize is a no-op
+    scale = np.array([width, height, width, height], np.float32) / np.array([*resized.shape[1::-1]] * 2)
+    python_boxes = in_python.xyxy * scale
+    assert len(in_python.confidence) >= 2
+    confident = in_python.confidence >= 0.5
+    iou = box_iou(python_boxes[confident], in_model.xyxy)
+    assert (iou.max(axis=1) > 0.85).all(), f"a confident detection moved: best IoUs {iou.max(axis=1)}"
+    matched = iou.argmax(axis=1)
+    np.testing.assert_allclose(in_model.confidence[matched], in_python.confidence[confident], atol=0.1)
+    assert abs(len(in_model.confidence) - len(in_python.confidence)) <= 1
