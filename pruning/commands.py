@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from pruning.device import add_device_args
+from pruning.device import AUTO, add_device_args, openvino_device_arg, openvino_device_name, resolve_device
 
 DEFAULT_BACKBONE = "auto"
 
@@ -100,9 +100,11 @@ def _run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_store_args(p: argparse.ArgumentParser) -> None:
+def _add_store_args(p: argparse.ArgumentParser, device: bool = True) -> None:
     p.add_argument("--store", type=Path, default=Path("models"), help="model store root")
-    p.add_argument("--device", default="CPU")
+    if device:
+        p.add_argument("--device", type=openvino_device_arg, default="CPU",
+                       help="OpenVINO device that runs the IRs: CPU, GPU, NPU, GPU.1, AUTO... (default CPU)")
 
 
 def _add_autolabel(p: argparse.ArgumentParser) -> None:
@@ -137,7 +139,11 @@ def open_detector(store: Path, ref: str, device: str = "CPU") -> object:
     from agent.detector import Detector
     from models.store import ModelStore, parse_ref
 
-    return Detector.open(ModelStore(store).load(*parse_ref(ref)), device)
+    stored = ModelStore(store).load(*parse_ref(ref))
+    try:
+        return Detector.open(stored, device)
+    except RuntimeError as exc:  # OpenVINO's error for a device it does not know or cannot compile for
+        raise ValueError(f"{ref} on OpenVINO device {device!r}: {str(exc).strip().splitlines()[-1]}") from None
 
 
 def _run_autolabel(args: argparse.Namespace) -> int:
@@ -169,7 +175,9 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--count-threshold", type=float, default=0.5, help="score from which a box is counted")
     p.add_argument("--label", action="append", help="class name(s) to score (default: the model's)")
     p.add_argument("--json", type=Path, help="also write the report here")
-    _add_store_args(p)
+    p.add_argument("--device", help="what runs the model: for --checkpoint a PyTorch device (auto, cpu, cuda, "
+                   "cuda:N; default auto), for --model an OpenVINO device (CPU, GPU, NPU; default CPU)")
+    _add_store_args(p, device=False)
     p.set_defaults(run=_run_eval)
 
 
@@ -183,9 +191,9 @@ def _run_eval(args: argparse.Namespace) -> int:
 
         model, config = load_model(args.checkpoint)
         labels = dict(config.labels)
-        predictor: object = TorchPredictor(model)
+        predictor: object = TorchPredictor(model.to(resolve_device(args.device or AUTO)))
     else:
-        detector = open_detector(args.store, args.model, args.device)
+        detector = open_detector(args.store, args.model, openvino_device_name(args.device or "CPU"))
         labels = dict(detector.manifest.labels)  # type: ignore[attr-defined]
     if args.label:
         labels = {i + 1: name for i, name in enumerate(args.label)}
@@ -195,6 +203,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     annotations = load_dataset(args.data, args.split, class_map)
     report = evaluate(annotations, predictor, labels, args.count_threshold)  # type: ignore[arg-type]
     if args.checkpoint:
+        model.cpu()  # FLOPs are counted with a CPU input
         report.flops = count_flops(model, tuple(config.input_size))
         report.params = count_params(model)
     text = json.dumps(report.to_dict(), indent=2)

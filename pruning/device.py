@@ -60,6 +60,23 @@ def device_arg(text: str) -> torch.device:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def openvino_device_name(name: str) -> str:
+    """Where `--device` means OpenVINO's (commands that run IRs): its name upper-cased, as OpenVINO spells
+    them (CPU, GPU.1, AUTO:NPU,CPU); a PyTorch name (cuda, cuda:N) is refused, naming the mix-up."""
+    if _CUDA.fullmatch(name.strip().lower()):
+        raise DeviceError(f"device {name!r} is a PyTorch device; here OpenVINO runs the model: use CPU, GPU, NPU "
+                          "or another OpenVINO device name")
+    return name.strip().upper()
+
+
+def openvino_device_arg(text: str) -> str:
+    """argparse `type=` for an OpenVINO `--device` (`openvino_device_name`)."""
+    try:
+        return openvino_device_name(text)
+    except DeviceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_device_args(parser: argparse.ArgumentParser, amp: bool = True) -> None:
     """`--device` (and `--amp`) of a command whose models run in PyTorch."""
     parser.add_argument("--device", type=device_arg, default=AUTO, help=f"{DEVICE_HELP} (default auto)")

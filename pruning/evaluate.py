@@ -16,6 +16,7 @@ from tqdm import tqdm
 from models.scoring import Annotation
 from pruning.data.dataset import read_image
 from pruning.data.transforms import to_tensor
+from pruning.device import model_device
 from pruning.metrics import ImageResult, coco_ap50, count_mae, voc_ap
 from pruning.ssd.postprocess import PostprocessConfig, postprocess
 from pruning.ssd.ssd import SSD
@@ -31,7 +32,7 @@ class Predictor(Protocol):
 
 
 class TorchPredictor:
-    """A PyTorch SSD with its own decoding and NMS."""
+    """A PyTorch SSD with its own decoding and NMS, on whatever device the model is (results on the CPU)."""
 
     def __init__(self, model: SSD, config: PostprocessConfig | None = None) -> None:
         self.model = model.eval()
@@ -40,8 +41,10 @@ class TorchPredictor:
     @torch.no_grad()
     def __call__(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         h, w = image_bgr.shape[:2]
-        loc, conf = self.model(to_tensor(image_bgr, tuple(self.model.input_size))[None])
-        det = postprocess(loc, conf, self.model.anchors, self.config)[0]
+        image = to_tensor(image_bgr, tuple(self.model.input_size))[None].to(model_device(self.model))
+        loc, conf = self.model(image)
+        # Decoding and NMS on the CPU (postprocess builds its bookkeeping tensors there).
+        det = postprocess(loc.cpu(), conf.cpu(), self.model.anchors.cpu(), self.config)[0]
         # Clipped to the image, as the agent's decoder does with the IR's boxes.
         boxes = det.boxes.clamp(0.0, 1.0).numpy() * np.array([w, h, w, h], np.float32)
         return boxes, det.scores.numpy(), det.labels.numpy()

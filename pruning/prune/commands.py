@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from pruning.device import add_device_args
+
 
 def _floats(text: str) -> list[float]:
     try:
@@ -30,7 +32,7 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
     option("checkpoint", type=Path)
     option("data", type=Path)
     option("out", type=Path)
-    option("method", choices=["cluster", "filter"])
+    option("method", choices=["cluster", "filter", "hybrid"])
     option("lut", type=Path)
     option("cluster_size", type=int)
     option("filters_per_step", type=int)
@@ -41,11 +43,13 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
     option("max_map_drop", type=float)
     option("snapshots", type=_floats)
     p.add_argument("--finish-snapshots", action="store_true", help="final fine-tune of every snapshot too")
+    p.add_argument("--snap-final", action="store_true", help=PruneSettings.model_fields["snap_final"].description)
     for name in ("finetune_every", "finetune_steps", "final_finetune_steps", "batch_size", "val_every",
                  "val_images", "min_width", "max_steps", "measure_runs", "seed", "threads"):
         option(name, type=int)
     for name in ("distill", "lr", "min_keep"):
         option(name, type=float)
+    add_device_args(p)  # not a run setting: a run may resume on another device
     p.set_defaults(run=_run_prune)
 
 
@@ -55,6 +59,7 @@ def _run_prune(args: argparse.Namespace) -> int:
 
     fields = {k: v for k, v in vars(args).items() if k in PruneSettings.model_fields and v is not None}
     pruner = Pruner(PruneSettings(**fields))
+    pruner.ft.device, pruner.ft.amp = str(args.device), args.amp  # fine-tunes there; Taylor and validation on CPU
     final = pruner.run()
     if args.finish_snapshots:
         finish_snapshots(pruner)

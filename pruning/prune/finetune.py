@@ -11,6 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import torch
@@ -18,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from models.scoring import Annotation
 from pruning.data.dataset import DetectionDataset, collate
+from pruning.device import Precision, model_device, on_device, resolve_device, to_device
 from pruning.distill import Distiller
 from pruning.evaluate import EvalReport, TorchPredictor, evaluate
 from pruning.ssd.loss import multibox_loss
@@ -37,6 +39,10 @@ class FinetuneSettings:
     seed: int = 0
     log_every: int = 50
     """Log progress every this many steps of a fine-tune that has more than that many."""
+    device: str = "cpu"
+    """PyTorch device of the fine-tunes (`pruning.device`); the model returns to where it was after each."""
+    amp: bool = False
+    """float16 autocast (CUDA only)."""
 
 
 @dataclass
@@ -50,7 +56,7 @@ class FinetuneProgress:
 
 def detection_loss(model: SSD, batch: tuple) -> torch.Tensor:
     """The training loss (matched targets, smooth L1 + hard-negative-mined cross-entropy)."""
-    images, boxes, labels = batch
+    images, boxes, labels = to_device(batch, model_device(model))
     targets = [match(b, lab, model.anchors) for b, lab in zip(boxes, labels, strict=True)]
     loc, conf = model(images)
     parts = multibox_loss(loc, conf, torch.stack([t[0] for t in targets]), torch.stack([t[1] for t in targets]))
@@ -73,11 +79,25 @@ def finetune(model: SSD, annotations: list[Annotation], steps: int, settings: Fi
              on_progress: Callable[[FinetuneProgress], None] | None = None, save_every: int = 50) -> float:
     """`steps` AdamW steps with cosine decay (fresh optimizer: the shapes just changed); mean loss.
 
-    With `on_progress`, the progress is handed over every `save_every` steps; the same call with that
-    progress as `resume` (and the model as it was then) continues exactly where it stood.
+    Runs on `settings.device` (the model, and the distiller's teacher, go there for the fine-tune and
+    back after it). With `on_progress`, the progress is handed over every `save_every` steps; the same
+    call with that progress as `resume` (and the model as it was then) continues exactly where it stood.
     """
     if steps <= 0:
         return float("nan")
+    device = resolve_device(settings.device)
+    with ExitStack() as stack:
+        stack.enter_context(on_device(model, device))
+        if distiller is not None:
+            stack.enter_context(on_device(distiller.teacher, device))
+        return _finetune(model, annotations, steps, settings, key, distiller, resume, on_progress, save_every,
+                         Precision(device, settings.amp))
+
+
+def _finetune(model: SSD, annotations: list[Annotation], steps: int, settings: FinetuneSettings, key: int,
+              distiller: Distiller | None, resume: FinetuneProgress | None,
+              on_progress: Callable[[FinetuneProgress], None] | None, save_every: int, precision: Precision
+              ) -> float:
     torch.manual_seed(settings.seed * 100_003 + key)
     decay = [p for p in model.parameters() if p.ndim > 1]
     rest = [p for p in model.parameters() if p.ndim <= 1]
@@ -85,7 +105,7 @@ def finetune(model: SSD, annotations: list[Annotation], steps: int, settings: Fi
                                    {"params": rest, "weight_decay": 0.0}], lr=settings.lr)
     done, total = 0, 0.0
     if resume is not None:
-        optimizer.load_state_dict(resume.optimizer)
+        optimizer.load_state_dict(resume.optimizer)  # its tensors follow the parameters' device
         done, total = resume.done, resume.loss_sum
         log.info("fine-tune resumed at step %d of %d", done, steps)
     per_epoch = math.ceil(len(annotations) / settings.batch_size)
@@ -96,7 +116,7 @@ def finetune(model: SSD, annotations: list[Annotation], steps: int, settings: Fi
         for batch in batches(annotations, model, settings, key * 1000 + epoch, skip=offset):
             for group in optimizer.param_groups:
                 group["lr"] = settings.lr * 0.5 * (1 + math.cos(math.pi * done / steps))
-            total += train_step(model, optimizer, batch, distiller)["loss"]
+            total += train_step(model, optimizer, batch, distiller, precision)["loss"]
             done += 1
             if on_progress is not None and done % save_every == 0 and done < steps:
                 on_progress(FinetuneProgress(done, total, optimizer.state_dict()))
