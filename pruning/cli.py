@@ -27,7 +27,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    from pruning.distributed import world_from_env
+
+    level = logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level if world_from_env().is_main else logging.WARNING,  # torchrun: rank 0 logs
                         format="%(asctime)s %(levelname)s %(message)s")
     from models.scoring import DatasetError
     from models.store import ModelStoreError

@@ -17,13 +17,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-import torch
-import torch.distributed as dist
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
+from typing import TYPE_CHECKING
 
 from pruning.device import DeviceError
+
+if TYPE_CHECKING:  # torch is imported where it is used, so that the CLI reads the environment without it
+    import torch
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ def world_from_env() -> World:
 
 def process_device(device: torch.device, world: World) -> torch.device:
     """The device of this process: under torchrun on GPUs, process i takes cuda:LOCAL_RANK."""
+    import torch
+
     if not world.distributed or device.type != "cuda":
         return device
     if device.index is not None:
@@ -69,6 +71,9 @@ def process_group(device: torch.device, world: World) -> Iterator[World]:
     if not world.distributed:
         yield world
         return
+    import torch
+    import torch.distributed as dist
+
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -82,17 +87,24 @@ def wrap(model: nn.Module, device: torch.device, world: World) -> nn.Module:
     """`model` for training: itself in one process, in DistributedDataParallel across several."""
     if not world.distributed:
         return model
+    from torch.nn.parallel import DistributedDataParallel
+
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
     """The model inside a DistributedDataParallel wrapper (its anchors, its state dict)."""
+    from torch.nn.parallel import DistributedDataParallel
+
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
 def global_share(count: torch.Tensor) -> torch.Tensor:
     """The factor that turns a loss normalised by this process's `count` (of matched anchors, at least 1)
     into one normalised by the count over all processes, once DDP averages the gradients: 1 when single."""
+    import torch
+    import torch.distributed as dist
+
     if not (dist.is_available() and dist.is_initialized()):
         return torch.ones((), device=count.device)
     total = count.detach().clone().float()
@@ -102,6 +114,9 @@ def global_share(count: torch.Tensor) -> torch.Tensor:
 
 def mean_over_processes(values: dict[str, float], device: torch.device) -> dict[str, float]:
     """Per-process figures (mean losses) averaged over all processes, for rank 0's log."""
+    import torch
+    import torch.distributed as dist
+
     if not (dist.is_available() and dist.is_initialized()) or not values:
         return values
     tensor = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
