@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from models.base import StrictModel
+from models.layer_spec import LayerSpec, ModelSpec
 
 LUT_SCHEMA_VERSION = 1
 
@@ -81,13 +82,63 @@ class Lut(StrictModel):
         """`threads` as a number (None where the device did not report one)."""
         return int(self.threads) if self.threads and self.threads.isdigit() else None
 
-    def saving_ms(self, original: dict[str, int], widths: dict[str, int]) -> float:
-        """ms the table says a model saves at `widths` against `original` (its unpruned widths): the sum of
-        every pruned layer's saving with its consumers. A consumer that is itself pruned was timed at its
-        full width, so where both shrink the sum counts their overlap twice (second order)."""
-        return sum(layer.latency_ms(original[name]) - layer.latency_ms(widths[name])
-                   for name, layer in self.layers.items()
-                   if name in original and name in widths and widths[name] != original[name])
+    def saving_ms(self, original: dict[str, int], widths: dict[str, int], spec: ModelSpec | None = None) -> float:
+        """ms the table says a model saves at `widths` against `original` (its unpruned widths).
+
+        The sum of every pruned layer's saving with its consumers; a consumer that is itself pruned was timed
+        at its full width, so where both shrink that sum counts their overlap twice. With the model's
+        `spec`, the overlap (`overlap_ms`) is taken off once, so every layer's own share counts once."""
+        plain = sum(layer.latency_ms(original[name]) - layer.latency_ms(widths[name])
+                    for name, layer in self.layers.items()
+                    if name in original and name in widths and widths[name] != original[name])
+        return plain - self.overlap_ms(original, widths, spec) if spec is not None else plain
+
+    def overlap_ms(self, original: dict[str, int], widths: dict[str, int], spec: ModelSpec) -> float:
+        """What the plain sum of savings counts twice: for a pruned layer L (K -> k filters) and a pruned
+        consumer C (M -> m filters), both rows save C's cross term (K - k) x (M - m).
+
+        C's share of L's row saving is apportioned by multiply-accumulates (the row's parts as
+        `headcount-agent profile` builds them, from `spec`); C at m filters saves the fraction 1 - m/M
+        of it, which C's own row has counted already. Exact where a conv's time is bilinear in its input
+        and output channels; the LUT alone cannot split a row, since profile times a layer only with its
+        consumers."""
+        spec = spec.split_concat_readers()  # the names the LUT's rows were timed under
+        total = 0.0
+        for name, layer in self.layers.items():
+            if name not in original or widths.get(name, original[name]) == original[name]:
+                continue
+            saving = layer.latency_ms(original[name]) - layer.latency_ms(widths[name])
+            parts = row_macs(spec, name)
+            whole = sum(macs for _, macs in parts)
+            for part, macs in parts[1:]:
+                root = part.split("@", 1)[0]  # a concat reader's clone is `<consumer>@<producer>`
+                if root in original and widths.get(root, original[root]) != original[root]:
+                    total += saving * macs / whole * (1 - widths[root] / original[root])
+        return total
+
+
+def _output_area(layer: LayerSpec) -> int:
+    height, width = ((size + 2 * layer.padding - layer.kernel) // layer.stride + 1 for size in layer.input_size)
+    return height * width
+
+
+def row_macs(spec: ModelSpec, name: str) -> list[tuple[str, float]]:
+    """Multiply-accumulates per filter of `name` in each part of its LUT row: the layer first, then every
+    consumer as profile times it (a depthwise consumer loses the filter too and passes it on to its own
+    consumers; a dense one loses an input channel). Every part is linear in the layer's filters."""
+    layer = spec.layer(name)
+    parts = [(name, layer.kernel ** 2 * layer.in_channels / layer.groups * _output_area(layer))]
+    pending = list(layer.consumers)
+    while pending:
+        if len(parts) > len(spec.layers):
+            raise ValueError(f"layer {name}: its consumers loop back (a cycle in `consumers`)")
+        reader = spec.layer(pending.pop(0))
+        if reader.kind == "depthwise":
+            parts.append((reader.name, reader.kernel ** 2 * _output_area(reader)))
+            pending.extend(reader.consumers)
+        else:
+            parts.append((reader.name, reader.kernel ** 2 * reader.out_channels * _output_area(reader)))
+    return parts
 
 
 class LutError(ValueError):

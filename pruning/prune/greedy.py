@@ -34,6 +34,7 @@ from pruning.prune.finetune import (
     split_validation,
     validate,
 )
+from pruning.prune.hybrid import cheapest_clusters, snap_stage
 from pruning.prune.importance import Taylor, make_importance
 from pruning.prune.lut import LayerLatency
 from pruning.prune.records import Change, PruneSettings, RunState, StepRecord
@@ -66,8 +67,10 @@ class Pruner:
         self.importance = make_importance(settings.importance)
         self.table = LayerLatency.load(settings.lut, to_spec(build_graph(parent, self.arch), self.arch),
                                        settings.min_width) if settings.lut else None
-        if settings.method == "cluster" and self.table is None and settings.cluster_size is None:
-            raise ValueError("--method cluster needs --lut or --cluster-size")
+        if settings.method in ("cluster", "hybrid") and self.table is None and settings.cluster_size is None:
+            raise ValueError(f"--method {settings.method} needs --lut or --cluster-size")
+        if settings.snap_final and self.table is None:
+            raise ValueError("--snap-final needs --lut (the steps to snap to)")
         self.cost = FlopCost(parent)
         self.parent = parent
         # The teacher is a frozen copy: `parent` itself is pruned in place by a fresh run.
@@ -147,6 +150,9 @@ class Pruner:
                                        detection_loss)  # type: ignore[arg-type]
         if self.s.method == "filter":
             return lowest_filters(groups, self.importance, self.s.filters_per_step, self.s.min_width, floors)
+        if self.s.method == "hybrid":
+            return cheapest_clusters(groups, self.importance, self.s.filters_per_step, self.table,
+                                     self.s.cluster_size, self.cost, self.s.min_width, floors)
         best = best_cluster(groups, self.importance, self.table, self.s.cluster_size, self.cost, self.s.min_width,
                             floors)
         return [best] if best is not None else []
@@ -282,6 +288,8 @@ class Pruner:
         model, state = self._load("current.pt") if (self.out / "current.pt").is_file() else self._start()
         if state.phase == "pruning":
             model, state = self._prune(model, state)
+        if state.phase == "final" and self.s.snap_final and not state.snapped:
+            snap_stage(self, model, state)
         if state.phase == "final":
             finish(self, model, state)
         return self.out / "final.pt"

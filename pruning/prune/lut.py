@@ -2,8 +2,8 @@
 
 The LUT gives, per prunable layer, the latency of the layer *and its consumers* at k kept filters, so
 the saving of a removal already includes what the consumer saves. The whole model's estimate is the
-measured unpruned latency minus the sum of every layer's saving; it ignores that a consumer which is
-itself pruned was timed at its full width (second-order).
+measured unpruned latency minus the sum of every layer's saving, less the overlap a pruned layer and
+its pruned consumer would otherwise both count (`models.lut.Lut.overlap_ms`, from the model's spec).
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ class LayerLatency:
 
     lut: Lut
     min_width: int = 8
+    spec: ModelSpec | None = None
+    """The model's layer spec: with it, `estimate` counts a pruned consumer's overlap once."""
 
     @classmethod
     def load(cls, path: Path, spec: ModelSpec, min_width: int = 8) -> LayerLatency:
-        table = cls(load_lut(path), min_width)
+        table = cls(load_lut(path), min_width, spec)
         table.check(spec)
         return table
 
@@ -72,12 +74,17 @@ class LayerLatency:
         target = max(below) if below else (width - 1) // self.period * self.period
         return target if target >= self.min_width else None
 
+    def on_step(self, name: str, width: int) -> bool:
+        """Whether keeping `width` filters is on the cheap side of one of the layer's steps (a width
+        `next_step` leads to)."""
+        return self.next_step(name, width + 1) == width
+
     def saving(self, group: PruneGroup, width_after: int) -> float:
         return self.ms(group.name, group.width) - self.ms(group.name, width_after)
 
     def estimate(self, base_ms: float, widths: dict[str, int], original: dict[str, int]) -> float:
-        """`base_ms` (measured unpruned) minus every pruned layer's LUT saving."""
-        return base_ms - self.lut.saving_ms(original, widths)
+        """`base_ms` (measured unpruned) minus every pruned layer's LUT saving (overlaps counted once)."""
+        return base_ms - self.lut.saving_ms(original, widths, self.spec)
 
 
 def profiling_spec(spec: ModelSpec) -> ModelSpec:

@@ -23,12 +23,16 @@ class PruneSettings(_Strict):
     checkpoint: Path = Field(description="Parent (unpruned) checkpoint.")
     data: Path = Field(description="VOC dataset root (its train split is fine-tuned on and validated on).")
     out: Path = Field(description="Run directory (resumed if it holds a run).")
-    method: Literal["cluster", "filter"] = Field(
-        default="cluster", description="cluster: LUT-step clusters; filter: conventional, by global rank.")
+    method: Literal["cluster", "filter", "hybrid"] = Field(
+        default="cluster", description="cluster: LUT-step clusters by time saved per importance; filter: "
+        "conventional, by global rank; hybrid: global rank in LUT-step clusters (pruning/prune/hybrid.py).")
     lut: Path | None = Field(default=None, description="lut.json of `headcount-agent profile` for this model's "
                              "spec, measured with the deployment's thread count.")
     cluster_size: int | None = Field(default=None, gt=0, description="Fixed cluster size when there is no LUT.")
-    filters_per_step: int = Field(default=16, gt=0, description="Conventional: filters removed per step.")
+    filters_per_step: int = Field(default=16, gt=0, description="Conventional and hybrid: filters removed "
+                                  "per step (hybrid: whole clusters until at least this many).")
+    snap_final: bool = Field(default=False, description="Before the final fine-tune, bring every pruned layer "
+                             "off its LUT steps down to the step below (never below its floor).")
     importance: Literal["l1", "l2", "taylor"] = Field(default="l2", description="Filter importance criterion.")
     taylor_batches: int = Field(default=2, gt=0, description="Batches Taylor importance accumulates over.")
     target_speedup: float | None = Field(default=None, gt=1.0, description="Stop at this speedup.")
@@ -92,5 +96,6 @@ class RunState(_Strict):
     history: list[Change] = Field(default_factory=list)
     last_good_step: int = 0
     snapshots_taken: list[float] = Field(default_factory=list)
+    snapped: bool = Field(default=False, description="The --snap-final stage has run.")
     stop_reason: str | None = None
     seconds: float = 0.0

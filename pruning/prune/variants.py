@@ -48,8 +48,9 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
                           "saving_ms": round(lut.saving_ms(state.original, details["filters_per_layer"]), 3)}
     else:
         details["cluster_size"] = settings.cluster_size
-    method = {"cluster": "cluster" if settings.lut else f"cluster-{settings.cluster_size}",
-              "filter": "filter"}[settings.method]
+    method = settings.method if settings.lut or settings.method == "filter" else \
+        f"{settings.method}-{settings.cluster_size}"
+    method += "+snap" if settings.snap_final else ""
     return Provenance(kind="pruning", source=f"{source} (sha256 {sha256_file(source)[:16]})",
                       parent=parent or str(settings.checkpoint), method=method, details=details)
 
