@@ -100,25 +100,63 @@ def _add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lut", action="append", default=[], metavar="ARCH=PATH",
                    help="LUT per architecture, for latency per layer before/after (repeatable)")
     p.add_argument("--out", type=Path, default=Path("docs/pruning-report.md"), help="Markdown; PNGs beside it")
+    p.add_argument("--spec", action="append", default=[], metavar="ARCH=PATH",
+                   help="layer spec per architecture (headcount-prune spec): the LUT estimate counts a pruned "
+                   "consumer's overlap once (repeatable)")
+    p.add_argument("--budget-ms", type=float, action="append", default=[],
+                   help="name the most accurate variant per architecture within this latency (repeatable)")
     p.add_argument("--check-runs", type=int, default=0,
                    help="also time every variant against its parent with the LUT's thread count (its scale), N runs")
     p.set_defaults(run=_run_report)
 
 
+def _by_arch(items: list[str], flag: str) -> dict[str, Path]:
+    if bad := [item for item in items if "=" not in item]:
+        raise ValueError(f"{flag} {bad[0]!r}: expected ARCH=PATH")
+    return {arch: Path(path) for arch, path in (item.split("=", 1) for item in items)}
+
+
 def _run_report(args: argparse.Namespace) -> int:
     from pruning.prune.report import write_report
 
-    luts = dict(item.split("=", 1) for item in args.lut)
-    written = write_report(args.bench, args.store, {k: Path(v) for k, v in luts.items()}, args.out,
-                           args.check_runs)
+    luts, specs = (_by_arch(items, flag) for items, flag in ((args.lut, "--lut"), (args.spec, "--spec")))
+    written = write_report(args.bench, args.store, luts, args.out, args.check_runs, specs, tuple(args.budget_ms))
     print(json.dumps([str(p) for p in written]))
     return 0
 
 
+def _add_quantize(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="store reference of the FP16 parent, e.g. ssd-mobilenet@1")
+    p.add_argument("--version", required=True, help="version of the INT8 variant (same name), e.g. 1-int8")
+    p.add_argument("--data", type=Path, required=True, help="VOC dataset: calibration and figures")
+    p.add_argument("--calibration-split", default="train", help="split calibrated on: the site's frames")
+    p.add_argument("--subset-size", type=int, default=300, help="calibration images, evenly spaced")
+    p.add_argument("--split", default="test", help="split the mAP and count MAE are measured on")
+    p.add_argument("--preset", choices=["performance", "mixed"], default="performance", help="NNCF preset")
+    p.add_argument("--latency-runs", type=int, default=100)
+    p.add_argument("--store", type=Path, default=Path("models"))
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(run=_run_quantize)
+
+
+def _run_quantize(args: argparse.Namespace) -> int:
+    from models.store import ModelStore
+    from pruning.prune.variants import summary_line
+    from pruning.quantize import QuantizeSettings, quantize_variant
+
+    settings = QuantizeSettings(source=args.model, version=args.version, data=args.data,
+                                calibration_split=args.calibration_split, subset_size=args.subset_size,
+                                split=args.split, preset=args.preset, latency_runs=args.latency_runs,
+                                overwrite=args.overwrite)
+    print(summary_line(quantize_variant(ModelStore(args.store), settings)))
+    return 0
+
+
 REGISTRY: dict[str, Callable[[argparse.ArgumentParser], None]] = {
-    "prune": _add_prune, "variant": _add_variant, "report": _add_report}
+    "prune": _add_prune, "variant": _add_variant, "report": _add_report, "quantize": _add_quantize}
 HELP = {
-    "prune": "greedy filter pruning (LUT clusters or conventional), fine-tuned, logged, resumable",
+    "prune": "greedy filter pruning (LUT clusters, conventional or hybrid), fine-tuned, logged, resumable",
     "variant": "export a pruned checkpoint into the model store with figures and pruning provenance",
-    "report": "Markdown + PNG: mAP vs measured latency, cluster vs conventional vs unpruned, per-layer latency",
+    "report": "Markdown + PNG: mAP vs latency, each method's Pareto front, best within a budget, per-layer latency",
+    "quantize": "INT8 variant of a stored model: NNCF post-training quantization calibrated on the site's frames",
 }

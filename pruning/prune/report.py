@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.bench import BenchReport
+from models.layer_spec import ModelSpec
 from models.lut import Lut, load_lut
 from models.store import ModelStore
+from pruning.prune.fronts import plot_tradeoff, section
 
 TARGET_SPEEDUP, TARGET_DROP, EQUAL_MAP, TARGET_RATIO, LUT_TOLERANCE = 1.8, 1.0, 0.5, 0.9, 0.15
 
@@ -74,11 +76,14 @@ def median_speedup(runs: list[dict[str, float]], parent: str, ref: str) -> float
     return statistics.median(run[parent] / run[ref] for run in runs if ref in run and parent in run)
 
 
-def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut] | None = None) -> list[Row]:
+def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut] | None = None,
+              specs: dict[str, ModelSpec] | None = None) -> list[Row]:
     """Rows of the benches' CPU results (medians over the runs, see the module's docstring).
 
-    With a LUT for the model name, a variant's LUT estimate is the parent's p50 minus the LUT savings;
-    without, the loop's estimated speedup applied to the parent's p50."""
+    With a LUT for the model name, a variant's LUT estimate is the parent's p50 minus the LUT savings
+    (with its spec, a pruned consumer's overlap counted once: `Lut.overlap_ms`); without, the loop's
+    estimated speedup applied to the parent's p50."""
+    specs = specs or {}
     runs = [{r.model: r.latency.p50_ms for r in report.results if r.device == "CPU"} for report in reports]
     first = {}
     for report in reports:
@@ -97,7 +102,7 @@ def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut
         row.speedup = median_speedup(runs, parent.ref, row.ref)
         row.parent_p50 = parent.p50
         if row.name in luts and row.original:
-            row.lut_ms = parent.p50 - luts[row.name].saving_ms(row.original, row.widths)
+            row.lut_ms = parent.p50 - luts[row.name].saving_ms(row.original, row.widths, specs.get(row.name))
         elif row.lut_speedup:
             row.lut_ms = parent.p50 / row.lut_speedup
     return rows
@@ -161,7 +166,8 @@ def layer_table(row: Row, lut: Lut) -> list[str]:
     return lines
 
 
-def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Lut], runs: int = 150) -> list[str]:
+def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Lut], runs: int = 150,
+              specs: dict[str, ModelSpec] | None = None) -> list[str]:
     """The LUT on its own scale: each variant timed interleaved with its parent (this machine, now) with
     the LUT's own thread count; estimate = parent ms - LUT savings."""
     from agent.timing import interleaved_ms, lut_threads
@@ -174,43 +180,10 @@ def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Lut], runs: in
         threads = lut_threads(luts[row.name])
         parent_xml = store.load(*row.parent.split("@", 1)).xml
         p_ms, v_ms = interleaved_ms([parent_xml, store.load(*row.ref.split("@", 1)).xml], runs, threads)
-        est = p_ms - luts[row.name].saving_ms(row.original, row.widths)
+        est = p_ms - luts[row.name].saving_ms(row.original, row.widths, (specs or {}).get(row.name))
         lines.append(f"| {row.ref} | {threads or 'deployed'} | {p_ms:.2f} | {v_ms:.2f} | {est:.2f} | "
                      f"{100 * (est / v_ms - 1):+.1f} % | {p_ms / v_ms:.2f}x |")
     return lines
-
-
-def plot_tradeoff(rows: list[Row], path: Path) -> Path:
-    """mAP@0.5 vs measured p50, one panel per architecture: cluster, conventional, unpruned."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = sorted({r.name for r in rows})
-    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4.5), squeeze=False)
-    styles = {"unpruned": ("k", "*"), "filter": ("tab:orange", "s")}
-    for ax, name in zip(axes[0], names, strict=True):
-        mine = [r for r in rows if r.name == name and r.map50 is not None]
-        for method in sorted({r.method for r in mine}):
-            pts = sorted((r for r in mine if r.method == method), key=lambda r: r.p50)
-            color, marker = styles.get(method, ("tab:blue", "o"))
-            # Points only: variants of one method are separate fine-tunes, not a curve (and unpruned
-            # rows may be different parents).
-            ax.plot([r.p50 for r in pts], [r.map50 for r in pts], marker=marker, color=color, label=method,
-                    linestyle="none", markersize=11 if method == "unpruned" else 7)
-            for r in pts:
-                ax.annotate(r.ref.split("@")[1], (r.p50, r.map50), fontsize=7, xytext=(3, 3),
-                            textcoords="offset points")
-        ax.set_title(name)
-        ax.set_xlabel("p50 latency, ms (headcount-agent bench, CPU, batch 1)")
-        ax.set_ylabel("mAP@0.5 (%)")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def plot_layers(row: Row, lut: Lut, path: Path) -> Path:
@@ -237,12 +210,17 @@ def plot_layers(row: Row, lut: Lut, path: Path) -> Path:
     return path
 
 
-def scale_note(reports: list[BenchReport], luts: dict[str, Lut]) -> list[str]:
+def scale_note(reports: list[BenchReport], luts: dict[str, Lut], specs: dict[str, ModelSpec] | None = None
+               ) -> list[str]:
     """How the table's LUT estimates were made, and whether LUT and bench used the same thread count."""
     bench_threads = {r.threads for report in reports for r in report.results}
     lines = ["LUT est. in this table: the parent's bench p50 minus the LUT's savings (layer + consumers, at "
              "each pruned layer's width); its error is against the parent's p50 / the variant's speedup (the "
              "measured latency on the parent's scale, robust to a machine that drifts between runs)."]
+    for name in luts:
+        lines.append(f"The {name} estimate " + ("counts a pruned consumer's overlap once (spec given)." if name in
+                                                (specs or {}) else "counts a pruned consumer's overlap twice "
+                                                "(no spec given): it runs low."))
     for name, lut in luts.items():
         threads = lut.thread_count or 1
         if None in bench_threads:
@@ -257,14 +235,18 @@ def scale_note(reports: list[BenchReport], luts: dict[str, Lut]) -> list[str]:
     return [" ".join(lines)]
 
 
-def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], out: Path, check_runs: int = 0
-                 ) -> list[Path]:
-    """Write `out` (Markdown), `<out>.png` (trade-off) and `<out>-layers-<name>.png`; returns the paths."""
+def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], out: Path, check_runs: int = 0,
+                 specs: dict[str, Path] | None = None, budgets: tuple[float, ...] = ()) -> list[Path]:
+    """Write `out` (Markdown), `<out>.png` (trade-off, fronts marked) and `<out>-layers-<name>.png`.
+
+    `specs` (layer spec per architecture) correct the LUT estimates for overlaps; `budgets` (ms) name the
+    best variant per architecture within each. Returns the paths written."""
     reports = [BenchReport.model_validate_json(bench.read_text()) for bench in benches]
     report = reports[0]
     store = ModelStore(store_root)
     tables = {name: load_lut(path) for name, path in luts.items()}
-    rows = load_rows(reports, store, tables)
+    layer_specs = {name: ModelSpec.model_validate_json(path.read_text()) for name, path in (specs or {}).items()}
+    rows = load_rows(reports, store, tables, layer_specs)
     if not rows:
         raise ValueError(f"{', '.join(map(str, benches))}: no CPU results")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -276,10 +258,11 @@ def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], o
              f"{first.latency.iterations} batch-1 inferences per variant and run, the median over the runs "
              "that bench it. Speedup: the median over runs of the unpruned parent's p50 / the variant's p50 "
              "in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
-             *table(rows), "", *scale_note(reports, tables), "", "## Targets", "", *verdicts(rows), ""]
+             *table(rows), "", *scale_note(reports, tables, layer_specs), "", "## Targets", "", *verdicts(rows), "",
+             "## Pareto fronts (latency on the parent's scale)", "", *section(rows, budgets)]
     if check_runs:
         lines += ["## LUT estimate on its own scale (the LUT's thread count, interleaved with the parent)", "",
-                  *lut_check(rows, store, tables, check_runs), ""]
+                  *lut_check(rows, store, tables, check_runs, layer_specs), ""]
     for name, lut in tables.items():
         cluster = [r for r in rows if r.name == name and r.method.startswith("cluster") and r.widths]
         if not cluster:

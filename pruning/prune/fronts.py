@@ -1,0 +1,153 @@
+"""The mAP vs latency trade-off: each method's Pareto front, the best variant within a latency budget, the
+hybrid targets, and the plot that marks the fronts.
+
+Latency here is a variant's latency on its parent's scale (`Row.implied_ms`: the parent's median p50 over
+the bench runs / the variant's within-run speedup), robust to a machine that drifts between runs. A
+point is on its method's front when no variant of that method is at least as fast and more accurate.
+Fronts are drawn per parent: variants pruned from different parents are not one trade-off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+MAP_NOISE = 0.5
+"""mAP points within which two variants count as equally accurate."""
+LATENCY_NOISE = 0.02
+"""Relative latency within which two variants count as equally fast."""
+HYBRID_SPEEDUP, HYBRID_DROP, HYBRID_RATIO = 2.5, 1.0, 0.9
+
+
+class Scored(Protocol):
+    ref: str
+    name: str
+    method: str
+    map50: float | None
+    speedup: float
+    parent: str | None
+
+    @property
+    def implied_ms(self) -> float: ...
+
+
+def front(points: Iterable[Scored]) -> list[Scored]:
+    """The non-dominated points, fastest first (each is more accurate than every faster one)."""
+    ranked = sorted((p for p in points if p.map50 is not None), key=lambda p: (p.implied_ms, -p.map50))
+    kept: list[Scored] = []
+    for point in ranked:
+        if not kept or point.map50 > kept[-1].map50:  # type: ignore[operator]
+            kept.append(point)
+    return kept
+
+
+def fronts(rows: Sequence[Scored], parent: str) -> dict[str, list[Scored]]:
+    """Each pruning method's front among the variants of `parent` (`name@version`; itself left out)."""
+    mine = [r for r in rows if r.parent == parent]
+    return {m: front(r for r in mine if r.method == m) for m in sorted({r.method for r in mine})}
+
+
+def best_within(rows: Iterable[Scored], budget_ms: float) -> Scored | None:
+    """The most accurate variant no slower than `budget_ms` (ties: the faster)."""
+    fitting = [r for r in rows if r.map50 is not None and r.implied_ms <= budget_ms]
+    return max(fitting, key=lambda r: (r.map50, -r.implied_ms), default=None)
+
+
+def uncovered(mine: Sequence[Scored], other: Sequence[Scored]) -> list[Scored]:
+    """Points of `other` that no point of `mine` matches: at least as fast and as accurate (within noise)."""
+    return [o for o in other if not any(m.implied_ms <= o.implied_ms * (1 + LATENCY_NOISE)
+                                        and m.map50 >= o.map50 - MAP_NOISE for m in mine)]  # type: ignore[operator]
+
+
+def section(rows: Sequence[Scored], budgets: Sequence[float] = ()) -> list[str]:
+    """Markdown: fronts per architecture and method, hybrid against the others, the best within budgets."""
+    lines = []
+    for parent in sorted(r.ref for r in rows if r.method == "unpruned"):
+        by_method = fronts(rows, parent)
+        if not by_method:
+            continue
+        lines += [f"### Variants of {parent}", "", "| method | front (fastest first: variant, ms, mAP@0.5) |",
+                  "| --- | --- |"]
+        for method, points in by_method.items():
+            lines.append(f"| {method} | " + ", ".join(f"{p.ref.split('@')[1]} {p.implied_ms:.2f} ms "
+                                                      f"{p.map50:.2f}" for p in points) + " |")
+        lines += ["", *_hybrid_lines(rows, parent, by_method)]
+        mine = [r for r in rows if parent in (r.ref, r.parent)]
+        for budget in budgets:
+            best = best_within(mine, budget)
+            lines.append(f"- budget {budget:g} ms: " + (f"{best.ref} ({best.method}, {best.implied_ms:.2f} ms, "
+                                                        f"mAP {best.map50:.2f})" if best else "no variant fits"))
+        lines.append("")
+    return lines
+
+
+def _hybrid_lines(rows: Sequence[Scored], parent_ref: str, by_method: dict[str, list[Scored]]) -> list[str]:
+    hybrid = next((points for method, points in by_method.items() if method.startswith("hybrid")), None)
+    if hybrid is None:
+        return []
+    lines = []
+    for method, points in by_method.items():
+        if points is hybrid:
+            continue
+        missed = uncovered(hybrid, points)
+        lines.append(f"- hybrid front covers the {method} front: " + (
+            "yes" if not missed else "no, not " + ", ".join(p.ref for p in missed)))
+        for h in hybrid:
+            for o in (p for p in points if abs(p.map50 - h.map50) <= MAP_NOISE):  # type: ignore[operator]
+                ratio = h.implied_ms / o.implied_ms
+                lines.append(f"  - equal mAP: {h.ref} vs {o.ref}: latency ratio {ratio:.2f} "
+                             f"({'met' if ratio <= HYBRID_RATIO else 'missed'} <= {HYBRID_RATIO})")
+    parent = next((r for r in rows if r.ref == parent_ref and r.map50 is not None), None)
+    if parent is not None:
+        ok = [h for h in hybrid if parent.map50 - h.map50 <= HYBRID_DROP]  # type: ignore[operator]
+        best = max(ok, key=lambda r: r.speedup, default=None)
+        lines.append(f"- fastest hybrid variant within {HYBRID_DROP} point of {parent.ref}: " + (
+            f"{best.ref}, {best.speedup:.2f}x ({'met' if best.speedup >= HYBRID_SPEEDUP else 'missed'} the "
+            f"{HYBRID_SPEEDUP}x target)" if best else "none"))
+    return lines
+
+
+STYLES = {"unpruned": ("k", "*"), "filter": ("tab:orange", "s"), "cluster": ("tab:blue", "o"),
+          "hybrid": ("tab:green", "D"), "filter+snap": ("tab:red", "v")}
+
+
+def plot_tradeoff(rows: Sequence[Scored], path: Path) -> Path:
+    """mAP@0.5 vs latency, one panel per architecture; each method's front (per parent) drawn as a step
+    line through its points (filled), its dominated points hollow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({r.name for r in rows})
+    fig, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4.5), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        mine = [r for r in rows if r.name == name and r.map50 is not None]
+        parents = [r for r in mine if r.method == "unpruned"]
+        for p in parents:
+            ax.plot([p.implied_ms], [p.map50], marker="*", color="k", linestyle="none", markersize=11)
+            ax.annotate(p.ref.split("@")[1], (p.implied_ms, p.map50), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+        for p in parents:
+            for method, on_front in fronts(mine, p.ref).items():
+                color, marker = STYLES.get(method, STYLES.get(method.split("-")[0], ("tab:gray", "o")))
+                rest = [r for r in mine if r.parent == p.ref and r.method == method and r not in on_front]
+                label = method if len(parents) == 1 else f"{method} (of {p.ref.split('@')[1]})"
+                ax.plot([r.implied_ms for r in on_front], [r.map50 for r in on_front], marker=marker, color=color,
+                        label=label, drawstyle="steps-post", markersize=7,
+                        linestyle="-" if p is parents[0] else ":")
+                ax.plot([r.implied_ms for r in rest], [r.map50 for r in rest], marker=marker, color=color,
+                        linestyle="none", markerfacecolor="none", markersize=7)
+                for r in [*on_front, *rest]:
+                    ax.annotate(r.ref.split("@")[1], (r.implied_ms, r.map50), fontsize=7, xytext=(3, 3),
+                                textcoords="offset points")
+        ax.set_title(f"{name}: lines = each method's front, hollow = dominated")
+        ax.set_xlabel("latency, ms (parent's median bench p50 / within-run speedup; CPU, batch 1)")
+        ax.set_ylabel("mAP@0.5 (%)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,73 @@
+"""Pareto fronts per method, the best variant within a budget and the hybrid verdicts, from hand-made rows;
+the report command's new options and the quantize command parse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pruning.prune.fronts import best_within, front, fronts, plot_tradeoff, section, uncovered
+from pruning.prune.report import Row
+
+
+def row(version: str, method: str, ms: float, map50: float) -> Row:
+    """A variant of `m` at `ms` on its parent's scale (parent 10 ms) and `map50`."""
+    if method == "unpruned":
+        return Row(f"m@{version}", "m", method, "-", ms, map50, None, None, None)
+    return Row(f"m@{version}", "m", method, "-", ms * 1.3, map50, None, None, None, speedup=10.0 / ms,
+               parent="m@1", parent_p50=10.0)
+
+
+def rows() -> list[Row]:
+    return [row("1", "unpruned", 10.0, 90.0),
+            row("cp-a", "cluster", 6.0, 89.0), row("cp-b", "cluster", 4.0, 88.0), row("cp-c", "cluster", 5.0, 87.0),
+            row("fp-a", "filter", 5.5, 89.5), row("fp-b", "filter", 4.5, 88.1),
+            row("hp-a", "hybrid", 5.0, 89.6), row("hp-b", "hybrid", 3.8, 89.1), row("hp-c", "hybrid", 3.5, 87.0)]
+
+
+def test_front_keeps_the_points_no_faster_variant_beats() -> None:
+    by_method = fronts(rows(), "m@1")
+    assert set(by_method) == {"cluster", "filter", "hybrid"}  # the parent is no method's front
+    other = Row("m@cp-e1", "m", "cluster", "-", 1.0, 99.0, None, None, None, speedup=9.0, parent="m@e1")
+    assert other not in fronts([*rows(), other], "m@1")["cluster"]  # another parent's variant: another trade-off
+    assert [r.ref for r in by_method["cluster"]] == ["m@cp-b", "m@cp-a"]  # cp-c: slower than cp-b, less accurate
+    assert [r.ref for r in by_method["hybrid"]] == ["m@hp-c", "m@hp-b", "m@hp-a"]
+    assert front([row("x", "filter", 5.0, 80.0), row("y", "filter", 5.0, 81.0)])[0].ref == "m@y"
+
+
+@pytest.mark.parametrize(("budget", "expected"), [(3.0, None), (3.6, "m@hp-c"), (4.6, "m@hp-b"), (5.2, "m@hp-a"),
+                                                  (20.0, "m@1")])
+def test_best_within_a_budget(budget: float, expected: str | None) -> None:
+    best = best_within(rows(), budget)
+    assert (best.ref if best else None) == expected
+
+
+def test_hybrid_front_against_the_others() -> None:
+    by_method = fronts(rows(), "m@1")
+    assert uncovered(by_method["hybrid"], by_method["cluster"]) == []
+    slow_but_best = [row("fp-z", "filter", 9.0, 95.0)]
+    assert [r.ref for r in uncovered(by_method["hybrid"], slow_but_best)] == ["m@fp-z"]
+    text = "\n".join(section(rows(), budgets=(4.6,)))
+    assert "| hybrid | hp-c 3.50 ms 87.00, hp-b 3.80 ms 89.10, hp-a 5.00 ms 89.60 |" in text
+    assert "- hybrid front covers the cluster front: yes" in text
+    assert "equal mAP: m@hp-b vs m@cp-a: latency ratio 0.63 (met <= 0.9)" in text
+    assert "fastest hybrid variant within 1.0 point of m@1: m@hp-b, 2.63x (met the 2.5x target)" in text
+    assert "- budget 4.6 ms: m@hp-b (hybrid, 3.80 ms, mAP 89.10)" in text
+
+
+def test_plot_marks_fronts(tmp_path: Path) -> None:
+    assert plot_tradeoff(rows(), tmp_path / "fronts.png").stat().st_size > 1000
+
+
+def test_cli_parses_report_budgets_specs_and_quantize() -> None:
+    from pruning.cli import _parser
+
+    args = _parser().parse_args(["report", "--bench", "b.json", "--spec", "m=s.json", "--budget-ms", "2.5",
+                                 "--budget-ms", "3"])
+    assert args.budget_ms == [2.5, 3.0] and args.spec == ["m=s.json"]
+    args = _parser().parse_args(["quantize", "m@1", "--version", "1-int8", "--data", "d"])
+    assert callable(args.run) and args.subset_size == 300 and args.calibration_split == "train"
+    args = _parser().parse_args(["prune", "--checkpoint", "a.pt", "--data", "d", "--out", "o", "--method", "hybrid",
+                                 "--snap-final"])
+    assert args.method == "hybrid" and args.snap_final is True
