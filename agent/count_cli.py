@@ -40,7 +40,7 @@ from models.store import ModelStore, parse_ref
 
 log = logging.getLogger(__name__)
 
-CALIBRATION_THRESHOLDS = [round(0.2 + 0.05 * i, 2) for i in range(13)]  # 0.2 .. 0.8
+CALIBRATION_THRESHOLDS = [round(0.1 + 0.05 * i, 2) for i in range(15)]  # 0.1 .. 0.8
 
 
 def frame_list(text: str) -> list[int]:

@@ -48,14 +48,17 @@ class LineCounter:
 
     A track's side only changes after `min_frames` consecutive frames on the other side, and only
     while its anchor projects onto the segment, so a box wobbling on the line never double counts.
-    Moving to the side of `inside` counts `in`; the other way counts `out`.
+    Anchors closer to the line than `band_px` are on neither side (someone standing on the line is not
+    crossing it back and forth). Moving to the side of `inside` counts `in`; the other way counts `out`.
     """
 
-    def __init__(self, start: np.ndarray, end: np.ndarray, inside: np.ndarray, min_frames: int = 3) -> None:
+    def __init__(self, start: np.ndarray, end: np.ndarray, inside: np.ndarray, min_frames: int = 3,
+                 band_px: float = 0.0) -> None:
         self.start = np.asarray(start, np.float64)
         self.end = np.asarray(end, np.float64)
         self.inside_side = int(side_of_line(self.start, self.end, np.asarray([inside], np.float64))[0])
         self.min_frames = min_frames
+        self.band_px = band_px
         self.in_count = 0
         self.out_count = 0
         self._tracks: dict[int, _TrackSide] = {}
@@ -63,6 +66,12 @@ class LineCounter:
     def reset(self) -> None:
         self.in_count = self.out_count = 0
         self._tracks.clear()
+
+    def _distance(self, points: np.ndarray) -> np.ndarray:
+        """Perpendicular distance of each point to the (infinite) line, pixels."""
+        d = self.end - self.start
+        cross = d[0] * (points[:, 1] - self.start[1]) - d[1] * (points[:, 0] - self.start[0])
+        return np.abs(cross) / float(np.hypot(*d))
 
     def _on_segment(self, points: np.ndarray) -> np.ndarray:
         d = self.end - self.start
@@ -73,6 +82,7 @@ class LineCounter:
         """Update with one frame's tracked anchors; returns boolean arrays (crossed_in, crossed_out)."""
         anchors = np.asarray(anchors, np.float64).reshape(-1, 2)
         sides = side_of_line(self.start, self.end, anchors)
+        sides[self._distance(anchors) < self.band_px] = 0
         on_segment = self._on_segment(anchors)
         crossed_in = np.zeros(len(anchors), bool)
         crossed_out = np.zeros(len(anchors), bool)
@@ -161,7 +171,7 @@ class CameraCounter:
             line = self.config.line
             self._line = LineCounter(
                 np.asarray(line.start) * scale, np.asarray(line.end) * scale,
-                np.asarray(line.inside) * scale, line.min_frames,
+                np.asarray(line.inside) * scale, line.min_frames, line.band * height,
             )
             self._line.in_count, self._line.out_count = in_out  # totals survive a resolution change
         self._frame_size = (width, height)

@@ -91,6 +91,16 @@ def test_line_counter_trigger_returns_arrays() -> None:
     assert (line.in_count, line.out_count) == (0, 0)
 
 
+@pytest.mark.parametrize(("band_px", "expected"), [(0.0, (1, 1)), (4.0, (0, 0))])
+def test_standing_on_the_line_is_not_crossing_it(band_px: float, expected: tuple[int, int]) -> None:
+    """A person lingering 1-3 px either side of the line: counted twice without a dead band, never with one."""
+    line = LineCounter(np.array([0, 100.0]), np.array([200, 100.0]), np.array([100, 200.0]), min_frames=2,
+                       band_px=band_px)
+    for y in [110, 106, 102, 99, 98, 97, 101, 102, 103, 103, 110]:  # below, on the line (up, down), below
+        line.trigger(np.array([[50, float(y)]]), np.array([3]))
+    assert (line.in_count, line.out_count) == expected
+
+
 def test_zone_and_label_filter_occupancy() -> None:
     camera = CameraConfig(name="door", source="x.avi", zone=[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)])
     counter = CameraCounter(camera, TrackerConfig())

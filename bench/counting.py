@@ -1,0 +1,133 @@
+"""Counting against hand labels: which model, threshold, tiling and smoothing count people right.
+
+For every model x tiling, the clip's detections are computed once at a low score floor; the counting path
+(zone, tracker, line, smoothing) is then replayed at each threshold and smoothing window. The threshold
+is calibrated on the labelled frames before the labels' `test_from_frame`; every figure printed is on
+the test part (count) or on the whole clip (crossings, occupancy changes). Finally the deployed config
+(`--config`, the demo's by default) is run exactly as the agent runs it, frame by frame.
+
+    .venv/bin/python bench/counting.py --models person-ssdlite@1 ssd-mobilenet@1 --tiling none 2x2 \
+        --windows 0 1 1.5 2 --json docs/evidence/counting.json
+
+Columns: count MAE (published occupancy vs the labelled range, test frames), raw MAE (per-frame count),
+in/out recall and precision (crossings matched by direction within 10 frames), occupancy changes per
+second of video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import openvino as ov
+
+from agent.config import AgentConfig, OccupancyConfig, TilingConfig, load_config
+from agent.control import prepare_model
+from agent.count_cli import CALIBRATION_THRESHOLDS, score_report
+from agent.count_path import CountPath
+from agent.count_run import CountRun, calibrate, count_clip, detect_clip, replay, video_frames
+from models.labels import HandLabels, load_labels
+from models.store import ModelStore, parse_ref
+
+ROOT = Path(__file__).resolve().parents[1]
+FPS = 10.0
+
+
+def tiling(text: str) -> TilingConfig | None:
+    if text == "none":
+        return None
+    rows, cols = (int(p) for p in text.split("x"))
+    return TilingConfig(rows=rows, cols=cols)
+
+
+def row(name: str, run: CountRun, labels: HandLabels, **settings: Any) -> dict[str, Any]:
+    test = score_report(run, labels.part("test"), "test")
+    whole = score_report(run, labels, "all")
+    seconds = run.frames_read / FPS
+    return dict(settings, name=name, count_mae=test["count_mae"], count_mae_best=test["count_mae_best"],
+                raw_count_mae=test["raw_count_mae"], test_frames=test["labelled_frames"],
+                crossings=whole["crossings"], in_total=run.in_total, out_total=run.out_total,
+                changes_per_s=round(run.changes() / seconds, 3))
+
+
+def candidates(args: argparse.Namespace, config: AgentConfig, labels: HandLabels, store: ModelStore,
+               core: ov.Core) -> list[dict[str, Any]]:
+    camera = config.cameras[0]
+    rows = []
+    for ref in args.models:
+        running, _, _ = prepare_model(store, core, config.model, *parse_ref(ref), "CPU")
+        for tiles_text in args.tiling:
+            tiles = tiling(tiles_text)
+
+            def make_path(window: float = 1.5, tiles: TilingConfig | None = tiles) -> CountPath:
+                occupancy = OccupancyConfig(window_s=window, statistic="median" if window else "last")
+                return CountPath(camera, config.tracker, occupancy, tiles)
+
+            print(f"{ref} tiling {tiles_text}: detecting ...", file=sys.stderr, flush=True)
+            cached = detect_clip(make_path(), running.detector.session(),
+                                 video_frames(args.video or camera.source), min(CALIBRATION_THRESHOLDS))
+            best, _ = calibrate(make_path, cached, labels.part("calibration").counts, running.class_id,
+                                CALIBRATION_THRESHOLDS)
+            for threshold in sorted({0.5, best}):
+                for window in args.windows:
+                    run = replay(lambda w=window: make_path(w), cached, threshold, running.class_id)
+                    rows.append(row(ref, run, labels, tiling=tiles_text, threshold=threshold, window_s=window,
+                                    calibrated=threshold == best))
+                    print(_line(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def deployed(args: argparse.Namespace, config: AgentConfig, labels: HandLabels, store: ModelStore,
+             core: ov.Core) -> dict[str, Any]:
+    """The config as the agent runs it: its model, threshold (config or manifest), tiling, smoothing."""
+    camera = config.cameras[0]
+    running, _, _ = prepare_model(store, core, config.model, config.model.name, config.model.version, "CPU")
+    path = CountPath(camera, config.tracker, config.occupancy, config.model.tiling)
+    run = count_clip(path, running.detector.session(), video_frames(args.video or camera.source),
+                     running.threshold, running.class_id)
+    tiles = camera.tiling or config.model.tiling
+    return row(running.detector.manifest.ref, run, labels, tiling=f"{tiles.rows}x{tiles.cols}" if tiles else "none",
+               threshold=running.threshold, window_s=(camera.occupancy or config.occupancy).window_s,
+               config=str(args.config))
+
+
+def _line(r: dict[str, Any]) -> str:
+    c = r["crossings"]
+    rec = "-" if c["recall"] is None else f"{c['recall']:.2f}"
+    prec = "-" if c["precision"] is None else f"{c['precision']:.2f}"
+    return (f"| {r['name']} | {r['tiling']} | {r['threshold']:.2f} | {r['window_s']} | {r['count_mae']:.3f} | "
+            f"{r['raw_count_mae']:.3f} | {rec} ({c['matched']}/{c['labelled']}) | {prec} ({c['counted']}) | "
+            f"{r['changes_per_s']:.2f} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=ROOT / "examples" / "demo.toml")
+    parser.add_argument("--labels", type=Path, default=ROOT / "data" / "labels" / "vtest" / "labels.json")
+    parser.add_argument("--video", help="the labelled clip (default: the config's first camera)")
+    parser.add_argument("--models", nargs="*", default=[], help="candidates NAME@VERSION (default: none)")
+    parser.add_argument("--tiling", nargs="+", default=["none"], help="none or ROWSxCOLS, each tried")
+    parser.add_argument("--windows", nargs="+", type=float, default=[0.0, 1.5], help="smoothing windows, s")
+    parser.add_argument("--json", type=Path, help="write every row here")
+    args = parser.parse_args()
+    config, labels = load_config(args.config), load_labels(args.labels)
+    store, core = ModelStore(config.model.store), ov.Core()
+    header = ("| model | tiling | threshold | window s | count MAE (test) | raw MAE (test) | in/out recall | "
+              "precision (counted) | changes/s |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    rows = candidates(args, config, labels, store, core)
+    print(header)
+    for r in rows:
+        print(_line(r))
+    final = deployed(args, config, labels, store, core)
+    print(f"\ndeployed ({args.config.name}, run frame by frame as the agent runs it):\n{header}\n{_line(final)}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"candidates": rows, "deployed": final}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
