@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -103,8 +104,9 @@ class CameraWorker(threading.Thread):
         self.max_count = 0
         self._last: tuple[int, int, int, datetime] | None = None  # occupancy, in, out, period_start
         self._running: RunningModel | None = None
-        self.switch_frames: list[tuple[RunningModel, int]] = []
-        """(model, index of the first frame it processed), one entry per model this camera has used."""
+        self.switch_frames: deque[tuple[RunningModel, int]] = deque(maxlen=1)
+        """(model, index of the first frame it processed) for the model this camera runs now. Only the latest:
+        an older entry would keep a swapped-out compiled model (~85 MB) in memory for good."""
         self._last_emit = 0.0
         self.latest: tuple | None = None
         """(frame, detections, result, class_id) of the last processed frame, by reference, for snapshots."""

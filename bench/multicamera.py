@@ -22,12 +22,14 @@ import json
 import logging
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +79,23 @@ def wait_for_frames(agent: Agent, cameras: int, frames: int, timeout_s: float = 
     raise RuntimeError(f"the agent's {cameras} cameras did not all process {frames} frames in {timeout_s} s")
 
 
+def swap_peaks(agent: Agent, args: argparse.Namespace, timeout_s: float = 300) -> dict[str, float]:
+    """Swap to the same model through the command path (nice-19 compile child, then a second compiled
+    model beside the first); the agent's and the compile child's peak RSS in MB."""
+    assert agent.controller is not None and agent.active is not None
+    before = weakref.ref(agent.active.current)  # a strong reference would keep the old model in memory
+    agent.controller.submit(json.dumps({"request_id": "bench-swap", "action": "swap_model", "model": args.name,
+                                        "version": args.version}).encode())
+    deadline = time.monotonic() + timeout_s
+    while agent.active.current is before():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the swap did not happen in {timeout_s} s")
+        time.sleep(0.05)
+    time.sleep(1.0)  # every camera moves to the new model; the old one is released
+    return {"swap_peak_rss_mb": proc_status_mb("VmHWM"), "swap_rss_mb": proc_status_mb("VmRSS"),
+            "swap_child_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
 def child(args: argparse.Namespace) -> dict:
     """One agent run with `args.child` cameras: its figures over a steady window of `args.seconds`."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,7 +109,8 @@ def child(args: argparse.Namespace) -> dict:
             time.sleep(args.seconds)
             frames1, cpu1, t1 = [w.frames_processed for w in agent.workers], cpu_seconds(), time.monotonic()
             stages = agent.telemetry.stages.drain()
-            rss = proc_status_mb("VmRSS")
+            rss, peak = proc_status_mb("VmRSS"), proc_status_mb("VmHWM")
+            swap = swap_peaks(agent, args) if args.swap else {}
         finally:
             agent.stop.set()
             runner.join()
@@ -100,7 +120,7 @@ def child(args: argparse.Namespace) -> dict:
     fps = [(b - a) / elapsed for a, b in zip(frames0, frames1, strict=True)]
     return {
         "cameras": args.child, "aggregate_fps": sum(fps), "camera_fps": fps,
-        "cpu_percent": 100 * (cpu1 - cpu0) / elapsed, "peak_rss_mb": proc_status_mb("VmHWM"), "rss_mb": rss,
+        "cpu_percent": 100 * (cpu1 - cpu0) / elapsed, "peak_rss_mb": peak, "rss_mb": rss, **swap,
         "hint": reported(compiled, "PERFORMANCE_HINT"), "streams": reported_int(compiled, "NUM_STREAMS"),
         "requests": getattr(getattr(agent.active.detector, "pool", None), "size", None),
         "stages_ms": {name: s.p50_ms for name, s in stages.items() if s.samples},
@@ -110,7 +130,8 @@ def child(args: argparse.Namespace) -> dict:
 def run_agent(args: argparse.Namespace, cameras: int, port: int, cache_dir: Path) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(cameras), "--port", str(port),
            "--seconds", str(args.seconds), "--device", args.device, "--name", args.name, "--version", args.version,
-           "--cache-dir", str(cache_dir)] + (["--hint", args.hint] if args.hint else [])
+           "--cache-dir", str(cache_dir), *(["--hint", args.hint] if args.hint else []),
+           *(["--swap"] if args.swap else [])]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
         raise RuntimeError(f"agent run with {cameras} cameras failed:\n{out.stderr[-3000:]}")
@@ -211,6 +232,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--name", default="person-ssdlite")
     parser.add_argument("--version", default="1")
     parser.add_argument("--hint", choices=["LATENCY", "THROUGHPUT"], help="force the agent's hint (default: chosen)")
+    parser.add_argument("--swap", action="store_true",
+                        help="after each window, swap the model once and report the agent's and the compile "
+                        "child's peak RSS (sizes MemoryMax)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)

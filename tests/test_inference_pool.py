@@ -156,6 +156,7 @@ def test_a_swap_with_several_cameras_switches_between_frames(several: RunningMod
         assert [m.frame for m in received] == list(range(len(received))), f"{worker.camera}: a frame was skipped"
         assert [m.model for m in received] == [old_ref] * at + [new_ref] * (len(received) - at)
         assert worker.reader.slot.dropped == 0
+        assert [model for model, _ in worker.switch_frames] == [new], "the camera still holds the old model"
 
 
 @pytest.mark.parametrize("start", [50, 400])
