@@ -51,9 +51,10 @@ class QuantizeSettings:
 
 
 def calibration_inputs(annotations: list[Annotation], size: tuple[int, int], limit: int) -> Iterator[np.ndarray]:
-    """[1, 3, H, W] float32 inputs of the IR for the first `limit` images, spread over the split."""
-    step = max(1, len(annotations) // max(limit, 1))
-    for annotation in annotations[::step][:limit]:
+    """[1, 3, H, W] float32 inputs of the IR for `limit` images evenly spaced over the split (all if fewer)."""
+    count = min(limit, len(annotations))
+    for index in np.linspace(0, len(annotations) - 1, count).round().astype(int) if count else []:
+        annotation = annotations[index]
         image = cv2.imread(str(annotation.image))
         if image is None:
             raise ValueError(f"{annotation.image}: cannot read the calibration image")

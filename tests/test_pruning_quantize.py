@@ -66,3 +66,17 @@ def test_existing_version_is_refused_before_any_work(pair: tuple[StoredModel, St
     store = ModelStore(int8.directory.parent.parent)
     with pytest.raises(ModelStoreError, match="1-int8"):
         quantize_variant(store, QuantizeSettings(source="tiny-ssd@1", version="1-int8", data=synth_voc))
+
+
+def test_calibration_frames_are_spread_over_the_split(synth_voc: Path) -> None:  # noqa: F811
+    from models.scoring import load_dataset
+    from pruning.data.synth import LABEL
+    from pruning.data.transforms import to_tensor
+    from pruning.quantize import calibration_inputs
+
+    train = load_dataset(synth_voc, "train", {LABEL: 1})
+    inputs = list(calibration_inputs(train, (64, 64), 4))
+    picked = [round(i * (len(train) - 1) / 3) for i in range(4)]  # first, last and evenly between
+    expected = [to_tensor(cv2.imread(str(train[i].image)), (64, 64)).numpy()[None] for i in picked]
+    assert len(inputs) == 4 and all(np.array_equal(a, b) for a, b in zip(inputs, expected, strict=True))
+    assert len(list(calibration_inputs(train, (64, 64), 1000))) == len(train)
