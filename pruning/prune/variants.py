@@ -18,6 +18,7 @@ from pruning import checkpoint
 from pruning.config import ModelConfig
 from pruning.prune.records import PruneSettings, RunState
 from pruning.release import ReleaseSettings, release, training_details
+from pruning.structure import build_graph, to_spec
 
 
 def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
@@ -42,10 +43,13 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
         "parent_training": training_details(settings.checkpoint, ModelConfig.model_validate(payload["config"])),
     }
     if lut is not None:
+        parent_model, parent_config = checkpoint.load_model(settings.checkpoint)
+        spec = to_spec(build_graph(parent_model, parent_config.arch), parent_config.arch)
         details["lut"] = {"path": str(settings.lut), "sha256": sha256_file(settings.lut),
                           "device": lut.device, "device_name": lut.device_name, "step_period": lut.step_period,
                           "threads": lut.threads, "precision": lut.precision,
-                          "saving_ms": round(lut.saving_ms(state.original, details["filters_per_layer"]), 3)}
+                          "saving_ms": round(lut.saving_ms(state.original, details["filters_per_layer"], spec), 3),
+                          "saving_basis": "every pruned layer's row, a pruned consumer's overlap counted once"}
     else:
         details["cluster_size"] = settings.cluster_size
     method = settings.method if settings.lut or settings.method == "filter" else \
