@@ -107,9 +107,10 @@ class LineConfig(_Section):
     inside: Point = Field(description="Any point on the room's side of the line: moving to that side counts `in`.")
     min_frames: int = Field(default=3, ge=1, description="Frames a track must stay on the new side to count.")
     band: float = Field(
-        default=0.01, ge=0.0, le=0.2,
+        default=0.002, ge=0.0, le=0.2,
         description="Dead band either side of the line, as a fraction of the frame height: an anchor this close "
-        "is on neither side, so someone standing on the line is not counted crossing it.",
+        "is on neither side, so someone standing on the line is not counted crossing it. Wider bands delay a "
+        "crossing until the track is clear of the band, and lose tracks that end sooner (docs/counting.md).",
     )
 
     @model_validator(mode="after")

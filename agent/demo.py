@@ -41,8 +41,10 @@ def describe(topic: str, payload: bytes) -> str:
     except ValueError:
         return f"{topic}: {payload.decode(errors='replace')}"
     if kind == "count":
-        return (f"{topic}: count={data['count']} in={data['in']} out={data['out']} seq={data['seq']} "
-                f"frame={data['frame']} model={data['model']}")
+        return (f"{topic}: count={data['count']} (frame's own: {data['raw_count']}) in={data['in']} "
+                f"out={data['out']} seq={data['seq']} frame={data['frame']} model={data['model']}")
+    if kind == "crossing":
+        return f"{topic}: {data['direction']} track={data['track']} frame={data['frame']} id={data['id']}"
     if kind == "telemetry":
         infer = data["stages"]["infer"]
         return (f"{topic}: fps={data['fps']} infer p50={infer['p50_ms']} ms p95={infer['p95_ms']} ms "

@@ -7,9 +7,10 @@ the test part (count) or on the whole clip (crossings, occupancy changes). Final
 (`--config`, the demo's by default) is run exactly as the agent runs it, frame by frame.
 
     .venv/bin/python bench/counting.py --models person-ssdlite@1 ssd-mobilenet@1 --tiling none 2x2 \
-        --windows 0 1 1.5 2 --json docs/evidence/counting.json
+        --windows 0 1 1.5 2 --holds 0 0.5 --json docs/evidence/counting.json
 
-Columns: count MAE (published occupancy vs the labelled range, test frames), raw MAE (per-frame count),
+Columns: count MAE (published occupancy vs the labelled range) on the calibration frames (where choices
+are made) and on the test frames, raw MAE (per-frame count, test frames),
 in/out recall and precision (crossings matched by direction within 10 frames), occupancy changes per
 second of video.
 """
@@ -45,10 +46,12 @@ def tiling(text: str) -> TilingConfig | None:
 
 def row(name: str, run: CountRun, labels: HandLabels, **settings: Any) -> dict[str, Any]:
     test = score_report(run, labels.part("test"), "test")
+    tuning = score_report(run, labels.part("calibration"), "calibration")
     whole = score_report(run, labels, "all")
     seconds = run.frames_read / FPS
     return dict(settings, name=name, count_mae=test["count_mae"], count_mae_best=test["count_mae_best"],
                 raw_count_mae=test["raw_count_mae"], test_frames=test["labelled_frames"],
+                calibration_count_mae=tuning["count_mae"],
                 crossings=whole["crossings"], in_total=run.in_total, out_total=run.out_total,
                 changes_per_s=round(run.changes() / seconds, 3))
 
@@ -62,8 +65,8 @@ def candidates(args: argparse.Namespace, config: AgentConfig, labels: HandLabels
         for tiles_text in args.tiling:
             tiles = tiling(tiles_text)
 
-            def make_path(window: float = 1.5, tiles: TilingConfig | None = tiles) -> CountPath:
-                occupancy = OccupancyConfig(window_s=window, statistic="median" if window else "last")
+            def make_path(window: float = 1.5, hold: float = 0.5, tiles: TilingConfig | None = tiles) -> CountPath:
+                occupancy = OccupancyConfig(window_s=window, hold_s=hold, statistic="median" if window else "last")
                 return CountPath(camera, config.tracker, occupancy, tiles)
 
             print(f"{ref} tiling {tiles_text}: detecting ...", file=sys.stderr, flush=True)
@@ -72,10 +75,10 @@ def candidates(args: argparse.Namespace, config: AgentConfig, labels: HandLabels
             best, _ = calibrate(make_path, cached, labels.part("calibration").counts, running.class_id,
                                 CALIBRATION_THRESHOLDS)
             for threshold in sorted({0.5, best}):
-                for window in args.windows:
-                    run = replay(lambda w=window: make_path(w), cached, threshold, running.class_id)
+                for window, hold in [(w, h) for w in args.windows for h in args.holds if w or not h]:
+                    run = replay(lambda w=window, h=hold: make_path(w, h), cached, threshold, running.class_id)
                     rows.append(row(ref, run, labels, tiling=tiles_text, threshold=threshold, window_s=window,
-                                    calibrated=threshold == best))
+                                    hold_s=hold, calibrated=threshold == best))
                     print(_line(rows[-1]), file=sys.stderr, flush=True)
     return rows
 
@@ -89,8 +92,9 @@ def deployed(args: argparse.Namespace, config: AgentConfig, labels: HandLabels, 
     run = count_clip(path, running.detector.session(), video_frames(args.video or camera.source),
                      running.threshold, running.class_id)
     tiles = camera.tiling or config.model.tiling
+    smoothing = camera.occupancy or config.occupancy
     return row(running.detector.manifest.ref, run, labels, tiling=f"{tiles.rows}x{tiles.cols}" if tiles else "none",
-               threshold=running.threshold, window_s=(camera.occupancy or config.occupancy).window_s,
+               threshold=running.threshold, window_s=smoothing.window_s, hold_s=smoothing.hold_s,
                config=str(args.config))
 
 
@@ -98,7 +102,8 @@ def _line(r: dict[str, Any]) -> str:
     c = r["crossings"]
     rec = "-" if c["recall"] is None else f"{c['recall']:.2f}"
     prec = "-" if c["precision"] is None else f"{c['precision']:.2f}"
-    return (f"| {r['name']} | {r['tiling']} | {r['threshold']:.2f} | {r['window_s']} | {r['count_mae']:.3f} | "
+    return (f"| {r['name']} | {r['tiling']} | {r['threshold']:.2f} | {r['window_s']} / {r['hold_s']} | "
+            f"{r['calibration_count_mae']:.3f} | {r['count_mae']:.3f} | "
             f"{r['raw_count_mae']:.3f} | {rec} ({c['matched']}/{c['labelled']}) | {prec} ({c['counted']}) | "
             f"{r['changes_per_s']:.2f} |")
 
@@ -111,12 +116,14 @@ def main() -> int:
     parser.add_argument("--models", nargs="*", default=[], help="candidates NAME@VERSION (default: none)")
     parser.add_argument("--tiling", nargs="+", default=["none"], help="none or ROWSxCOLS, each tried")
     parser.add_argument("--windows", nargs="+", type=float, default=[0.0, 1.5], help="smoothing windows, s")
+    parser.add_argument("--holds", nargs="+", type=float, default=[0.5], help="smoothing holds, s")
     parser.add_argument("--json", type=Path, help="write every row here")
     args = parser.parse_args()
     config, labels = load_config(args.config), load_labels(args.labels)
     store, core = ModelStore(config.model.store), ov.Core()
-    header = ("| model | tiling | threshold | window s | count MAE (test) | raw MAE (test) | in/out recall | "
-              "precision (counted) | changes/s |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    header = ("| model | tiling | threshold | window / hold s | count MAE (calibration) | count MAE (test) "
+              "| raw MAE (test) | in/out recall | precision (counted) | changes/s |\n"
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     rows = candidates(args, config, labels, store, core)
     print(header)
     for r in rows:
