@@ -128,7 +128,7 @@ class OccupancyConfig(_Section):
                             description="Seconds of per-frame counts the published occupancy is taken over.")
     statistic: Literal["median", "mean", "max", "last"] = Field(
         default="median", description="What is published of the window: `last` publishes raw per-frame counts.")
-    hold_s: float = Field(default=0.5, ge=0.0, le=60.0,
+    hold_s: float = Field(default=0.0, ge=0.0, le=60.0,
                           description="The statistic must differ this long from the published value to change it.")
 
 

@@ -29,7 +29,7 @@ class SmoothingSettings:
 
     window_s: float = 1.5
     statistic: str = "median"
-    hold_s: float = 0.5
+    hold_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.statistic not in STATISTICS:

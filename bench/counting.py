@@ -31,7 +31,8 @@ from agent.count_cli import CALIBRATION_THRESHOLDS, score_report
 from agent.count_path import CountPath
 from agent.count_run import CountRun, calibrate, count_clip, detect_clip, replay, video_frames
 from models.labels import HandLabels, load_labels
-from models.store import ModelStore, parse_ref
+from models.manifest import CountingFigures
+from models.store import ModelStore, parse_ref, write_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 FPS = 10.0
@@ -83,6 +84,27 @@ def candidates(args: argparse.Namespace, config: AgentConfig, labels: HandLabels
     return rows
 
 
+def record(store: ModelStore, rows: list[dict[str, Any]], labels: Path, smoothing: OccupancyConfig) -> list[str]:
+    """Write each model's calibrated threshold, and its figures at the deployed smoothing, into its manifest."""
+    written = []
+    for r in rows:
+        if r["tiling"] != "none" or not r["calibrated"] or (r["window_s"], r["hold_s"]) != (
+                smoothing.window_s, smoothing.hold_s):
+            continue
+        stored = store.load(*parse_ref(r["name"]))
+        figures = CountingFigures(
+            labels=str(labels.relative_to(ROOT) if labels.is_relative_to(ROOT) else labels),
+            frames=f"test part, {r['test_frames']} labelled frames (crossings: whole clip)",
+            count_mae=r["count_mae"], crossings_recall=r["crossings"]["recall"],
+            crossings_precision=r["crossings"]["precision"],
+            settings={"threshold": r["threshold"], "tiling": None, "window_s": r["window_s"], "hold_s": r["hold_s"],
+                      "measured_by": "bench/counting.py"})
+        metrics = stored.manifest.metrics.model_copy(update={"count_threshold": r["threshold"], "counting": figures})
+        write_manifest(stored.xml.parent, stored.manifest.model_copy(update={"metrics": metrics}))
+        written.append(r["name"])
+    return written
+
+
 def deployed(args: argparse.Namespace, config: AgentConfig, labels: HandLabels, store: ModelStore,
              core: ov.Core) -> dict[str, Any]:
     """The config as the agent runs it: its model, threshold (config or manifest), tiling, smoothing."""
@@ -118,13 +140,24 @@ def main() -> int:
     parser.add_argument("--windows", nargs="+", type=float, default=[0.0, 1.5], help="smoothing windows, s")
     parser.add_argument("--holds", nargs="+", type=float, default=[0.5], help="smoothing holds, s")
     parser.add_argument("--json", type=Path, help="write every row here")
+    parser.add_argument("--record", action="store_true",
+                        help="write each candidate's calibrated threshold and its figures at the config's smoothing "
+                             "into its manifest (before the deployed run, which then uses them)")
+    parser.add_argument("--record-from", type=Path, help="record from the rows of an earlier --json, run nothing")
     args = parser.parse_args()
     config, labels = load_config(args.config), load_labels(args.labels)
     store, core = ModelStore(config.model.store), ov.Core()
     header = ("| model | tiling | threshold | window / hold s | count MAE (calibration) | count MAE (test) "
               "| raw MAE (test) | in/out recall | precision (counted) | changes/s |\n"
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    smoothing = config.cameras[0].occupancy or config.occupancy
+    if args.record_from:
+        rows = json.loads(args.record_from.read_text())["candidates"]
+        print("recorded:", ", ".join(record(store, rows, args.labels, smoothing)))
+        return 0
     rows = candidates(args, config, labels, store, core)
+    if args.record:
+        print("recorded:", ", ".join(record(store, rows, args.labels, smoothing)), file=sys.stderr)
     print(header)
     for r in rows:
         print(_line(r))
