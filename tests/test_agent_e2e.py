@@ -10,7 +10,7 @@ import pytest
 
 from agent import exit_codes
 from agent.local_broker import LocalBroker, free_port
-from tests.helpers import agent_config, finish, start_agent
+from tests.helpers import agent_config, agent_log, finish, start_agent
 
 pytestmark = pytest.mark.slow
 
@@ -58,8 +58,11 @@ def test_unreachable_broker_at_start_is_retried(tmp_path: Path, subscribe, sampl
     config = agent_config(tmp_path, port, sample_video, loop=True, realtime=True)
     agent = start_agent(config)
     try:
-        time.sleep(4)
+        deadline = time.monotonic() + 60  # start-up (model compile) takes seconds, more on a loaded machine
+        while "unreachable" not in agent_log(config) and agent.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert agent.poll() is None, "agent must keep running without a broker"
+        assert "unreachable" in agent_log(config), "the agent should say the broker is unreachable"
         with LocalBroker(port=port) as broker:
             sub = subscribe(broker.port)
             assert sub.wait_for(lambda s: len(s.payloads("/count")) >= 2, timeout=40)
