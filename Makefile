@@ -59,7 +59,7 @@ video: $(VIDEO)
 model: $(MODEL)
 weights: $(IMAGENET)
 
-demo: $(AGENT_STAMP) system-deps $(VIDEO) $(MODEL)
+demo: $(AGENT_STAMP) system-deps $(VIDEO)
 	$(PY) -m agent.demo --config examples/demo.toml --seconds 30
 
 test: $(STAMP) test-deps $(VIDEO) $(MODEL) $(IMAGENET)
