@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 import threading
 import uuid
 from pathlib import Path
 
 from agent import exit_codes
-from agent.commands import CommandRejected, CommandResult, parse_command
-from agent.config import ConfigError, load_config
-from agent.swap_cli import send_command
-from agent.topics import Topics
+from agent.commands import CommandResult
+from agent.swap_cli import prepare, send_command
 
 IMAGE_WAIT_S = 5.0
 
@@ -47,16 +44,10 @@ class _Received:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     command = {"request_id": uuid.uuid4().hex, "action": "snapshot", "camera": args.camera}
-    try:
-        config = load_config(args.config)
-        parse_command(json.dumps(command).encode())
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return exit_codes.CONFIG
-    except CommandRejected as exc:
-        print(f"error: {exc.reason}", file=sys.stderr)
-        return exit_codes.CONFIG
-    topics = Topics(config.mqtt.prefix, config.device_id)
+    prepared = prepare(args.config, command)
+    if isinstance(prepared, int):
+        return prepared
+    config, topics = prepared
     received = _Received()
     topic = topics.name("snapshot", camera=args.camera)
     result = send_command(config.mqtt, topics, command, args.timeout, listen={topic: received.add},

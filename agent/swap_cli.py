@@ -19,7 +19,7 @@ import paho.mqtt.client as paho
 
 from agent import exit_codes
 from agent.commands import CommandRejected, CommandResult, parse_command
-from agent.config import ConfigError, MqttConfig, load_config
+from agent.config import AgentConfig, ConfigError, MqttConfig, load_config
 from agent.mqtt import make_client
 from agent.topics import Topics
 from models.store import ModelStoreError, parse_ref
@@ -73,9 +73,10 @@ def send_command(mqtt: MqttConfig, topics: Topics, command: dict, timeout_s: flo
         client.loop_stop()
 
 
-def _run(args: argparse.Namespace, command: dict) -> int:
+def prepare(config_path: str, command: dict) -> tuple[AgentConfig, Topics] | int:
+    """The agent's config and topics, with `command` checked as the agent would; an exit status if unusable."""
     try:
-        config = load_config(args.config)
+        config = load_config(config_path)
         parse_command(json.dumps(command).encode())
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -83,7 +84,14 @@ def _run(args: argparse.Namespace, command: dict) -> int:
     except CommandRejected as exc:
         print(f"error: {exc.reason}", file=sys.stderr)
         return exit_codes.CONFIG
-    topics = Topics(config.mqtt.prefix, config.device_id)
+    return config, Topics(config.mqtt.prefix, config.device_id)
+
+
+def _run(args: argparse.Namespace, command: dict) -> int:
+    prepared = prepare(args.config, command)
+    if isinstance(prepared, int):
+        return prepared
+    config, topics = prepared
     result = send_command(config.mqtt, topics, command, args.timeout)
     if result is None:
         print(f"no result from {topics.base} within {args.timeout:.0f} s (is the agent running and connected?)",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.detections import Detections
-from models.scoring import box_iou
+from models.scoring import box_iou, box_overlaps
 
 Window = tuple[int, int, int, int]
 """A crop of the frame in pixels: x0, y0, x1, y1 (exclusive ends)."""
@@ -111,13 +111,7 @@ def truncated(boxes: np.ndarray, window: Window, width: int, height: int, border
 
 def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(len(a), len(b)): the intersection of each pair as a fraction of the smaller box's area."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    inter, area_a, area_b = box_overlaps(a, b)
     return inter / np.maximum(np.minimum(area_a[:, None], area_b[None, :]), 1e-9)
 
 
