@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import re
 import socket
+import tomllib
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import tomllib
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from models.base import StrictModel
