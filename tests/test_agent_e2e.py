@@ -37,7 +37,7 @@ def test_whole_clip_counts_reach_the_subscriber(tmp_path: Path, broker, subscrib
     last = telemetry[-1]
     assert last["cameras"]["cam1"]["frames_processed"] == 795
     assert last["cameras"]["cam1"]["frames_dropped"] == 0  # realtime = false drops nothing
-    assert last["rss_mb"] < 300
+    assert last["rss_mb"] < 350  # measured 270-313 MB for one camera (docs/performance.md): a leak guard
     assert last["power_source"] == "none" or last["power_w"] is not None
     assert any(t["stages"]["infer"]["p50_ms"] for t in telemetry)
 
