@@ -26,16 +26,16 @@ from agent.config import AgentConfig, CameraConfig, ModelConfig, MqttConfig, Que
 from agent.daemon import Agent
 from agent.local_broker import LocalBroker
 from models.manifest import Manifest
-from models.store import MANIFEST, ModelStore, write_manifest
+from models.store import MANIFEST, ModelStore, parse_ref, write_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def two_versions(root: Path) -> None:
-    """The default model as version 1 and an identical copy as version 2."""
-    source = ModelStore(ROOT / "models").directory("person-ssdlite", "1")
+def two_versions(root: Path, name: str, version: str) -> None:
+    """The model as version 1 and an identical copy as version 2, under its name."""
+    source = ModelStore(ROOT / "models").directory(name, version)
     for version in ("1", "2"):
-        target = root / "person-ssdlite" / version
+        target = root / name / version
         shutil.copytree(source, target)
         manifest = Manifest.model_validate_json((target / MANIFEST).read_text())
         write_manifest(target, manifest.model_copy(update={"version": version}))
@@ -45,15 +45,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--swaps", type=int, default=6)
     parser.add_argument("--gap-s", type=float, default=3.0, help="counting time between swaps")
+    parser.add_argument("--cameras", type=int, default=1, help="copies of the clip, each a camera at 10 fps")
+    parser.add_argument("--model", default="person-ssdlite@1", help="store model NAME@VERSION swapped with its copy")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with LocalBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-        two_versions(Path(tmp) / "store")
+        name, version = parse_ref(args.model)
+        two_versions(Path(tmp) / "store", name, version)
         config = AgentConfig(
             device_id="bench", mqtt=MqttConfig(host="127.0.0.1", port=broker.port),
-            model=ModelConfig(store=Path(tmp) / "store", devices=["CPU"]), telemetry=TelemetryConfig(interval_s=1),
+            model=ModelConfig(store=Path(tmp) / "store", name=name, version="1", devices=["CPU"]),
+            telemetry=TelemetryConfig(interval_s=1),
             queue=QueueConfig(path=Path(tmp) / "queue.sqlite"),
-            cameras=[CameraConfig(name="clip", source=str(ROOT / "data" / "vtest.avi"), loop=True)],
+            cameras=[CameraConfig(name=f"clip{i}" if args.cameras > 1 else "clip",
+                                  source=str(ROOT / "data" / "vtest.avi"), loop=True) for i in range(args.cameras)],
         )
         stop = threading.Event()
         agent = Agent(config, stop=stop)
@@ -66,26 +71,31 @@ def main() -> int:
         client.subscribe("headcount/bench/cmd/result", qos=1)
         client.loop_start()
         time.sleep(args.gap_s + 5)
-        read_before = agent.workers[0].reader.frames_read
-        dropped_before = agent.workers[0].reader.slot.dropped
-        print(f"before the swaps: {read_before} frames read, {dropped_before} dropped", flush=True)
+        def dropped_now() -> int:
+            return sum(w.reader.slot.dropped for w in agent.workers)
+
+        read_before = sum(w.reader.frames_read for w in agent.workers)
+        dropped_before = dropped_now()
+        print(f"{args.cameras} camera(s); before the swaps: {read_before} frames read, {dropped_before} dropped",
+              flush=True)
         for i in range(args.swaps):
             version = "2" if i % 2 == 0 else "1"
-            command = {"request_id": f"s{i}", "action": "swap_model", "model": "person-ssdlite", "version": version}
+            command = {"request_id": f"s{i}", "action": "swap_model", "model": name, "version": version}
             client.publish("headcount/bench/cmd", json.dumps(command), qos=1)
-            dropped = agent.workers[0].reader.slot.dropped
+            dropped = dropped_now()
             ack = results.get(timeout=60)
             time.sleep(args.gap_s)
             print(f"swap {i + 1} -> @{version}: ok={ack['ok']} compile {ack['compile_ms']:.0f} ms, "
-                  f"warm-up {ack['warmup_ms']:.0f} ms, switched at frame {ack['switch_frames']['clip']}, "
-                  f"frames dropped during it: {agent.workers[0].reader.slot.dropped - dropped}", flush=True)
-        counters = agent.workers[0].counters()
+                  f"warm-up {ack['warmup_ms']:.0f} ms, switched at frames {ack['switch_frames']}, "
+                  f"frames dropped during it (all cameras): {dropped_now() - dropped}", flush=True)
+        counters = [w.counters() for w in agent.workers]
         stop.set()
         runner.join()
         client.loop_stop()
-    read = counters.frames_read - read_before
-    print(f"\nduring the swaps: {read} frames read at the clip's native 10 fps; since start: "
-          f"{counters.frames_read} read, {counters.frames_processed} inferred, {counters.frames_dropped} dropped")
+    read = sum(c.frames_read for c in counters) - read_before
+    print(f"\nduring the swaps: {read} frames read at the clip's native 10 fps (all cameras); since start: "
+          f"{sum(c.frames_read for c in counters)} read, {sum(c.frames_processed for c in counters)} inferred, "
+          f"{sum(c.frames_dropped for c in counters)} dropped")
     return 0
 
 
