@@ -29,11 +29,17 @@ class PolygonZone:
         )
 
 
-def side_of_line(start: np.ndarray, end: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """+1 / -1 / 0 for each point: which side of the directed line start -> end it lies on."""
+def signed_distance(start: np.ndarray, end: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Each point's distance to the directed line start -> end, positive on its left-hand (+1) side."""
     d = end - start
     cross = d[0] * (points[:, 1] - start[1]) - d[1] * (points[:, 0] - start[0])
-    return np.sign(cross).astype(np.int8)
+    return cross / float(np.hypot(*d))
+
+
+def side_of_line(start: np.ndarray, end: np.ndarray, points: np.ndarray, band: float = 0.0) -> np.ndarray:
+    """+1 / -1 / 0 for each point: which side of the directed line start -> end it lies on (0: within `band`)."""
+    distance = signed_distance(start, end, points)
+    return np.where(np.abs(distance) < band, 0, np.sign(distance)).astype(np.int8)
 
 
 @dataclass
@@ -67,12 +73,6 @@ class LineCounter:
         self.in_count = self.out_count = 0
         self._tracks.clear()
 
-    def _distance(self, points: np.ndarray) -> np.ndarray:
-        """Perpendicular distance of each point to the (infinite) line, pixels."""
-        d = self.end - self.start
-        cross = d[0] * (points[:, 1] - self.start[1]) - d[1] * (points[:, 0] - self.start[0])
-        return np.abs(cross) / float(np.hypot(*d))
-
     def _on_segment(self, points: np.ndarray) -> np.ndarray:
         d = self.end - self.start
         t = ((points - self.start) @ d) / float(d @ d)
@@ -81,8 +81,7 @@ class LineCounter:
     def trigger(self, anchors: np.ndarray, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Update with one frame's tracked anchors; returns boolean arrays (crossed_in, crossed_out)."""
         anchors = np.asarray(anchors, np.float64).reshape(-1, 2)
-        sides = side_of_line(self.start, self.end, anchors)
-        sides[self._distance(anchors) < self.band_px] = 0
+        sides = side_of_line(self.start, self.end, anchors, self.band_px)
         on_segment = self._on_segment(anchors)
         crossed_in = np.zeros(len(anchors), bool)
         crossed_out = np.zeros(len(anchors), bool)
