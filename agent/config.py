@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from agent.tiling import TileGrid
 from models.base import StrictModel
 from models.manifest import NAME_PATTERN
 
@@ -64,10 +65,11 @@ class TilingConfig(_Section):
 
     @model_validator(mode="after")
     def _covers_frame(self) -> TilingConfig:
-        if self.fraction * max(self.rows, self.cols) < 1.0:
-            raise ValueError(f"{self.rows}x{self.cols} crops of {self.fraction} leave gaps: "
-                             f"fraction must be at least 1/{max(self.rows, self.cols)}")
+        self.grid()  # the grid's own rule: crops that leave gaps are refused
         return self
+
+    def grid(self) -> TileGrid:
+        return TileGrid(self.rows, self.cols, self.fraction, self.full_frame)
 
 
 class ModelConfig(_Section):

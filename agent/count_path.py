@@ -15,7 +15,7 @@ from agent.counting import CameraCounter, CountResult
 from agent.detections import Detections
 from agent.detector import InferSession, StageTimes
 from agent.occupancy import OccupancySmoother, SmoothingSettings
-from agent.tiling import TileGrid, detect_tiled
+from agent.tiling import detect_tiled
 
 
 @dataclass
@@ -27,13 +27,6 @@ class FrameCount:
     times: StageTimes
 
 
-def tile_grid(config: TilingConfig | None) -> TileGrid | None:
-    """The tile grid a tiling config asks for (None: the whole frame only)."""
-    if config is None:
-        return None
-    return TileGrid(config.rows, config.cols, config.fraction, config.full_frame)
-
-
 class CountPath:
     """Frames of one camera in, counts out. Not thread-safe: one camera thread owns it."""
 
@@ -41,7 +34,8 @@ class CountPath:
                  model_tiling: TilingConfig | None = None) -> None:
         self.camera = camera
         self.counter = CameraCounter(camera, tracker)
-        self.tiles = tile_grid(camera.tiling or model_tiling)
+        tiling = camera.tiling or model_tiling
+        self.tiles = tiling.grid() if tiling else None
         smoothing = camera.occupancy or occupancy
         self.smoother = OccupancySmoother(SmoothingSettings(smoothing.window_s, smoothing.statistic,
                                                             smoothing.hold_s))
