@@ -36,7 +36,8 @@ from agent.count_run import (
 from agent.draw import annotate
 from agent.redact import redact_source
 from models.labels import HandLabels, LabelsError, load_labels, score_counts, score_crossings
-from models.store import ModelStore, parse_ref
+from models.manifest import CountingFigures
+from models.store import ModelStore, parse_ref, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -203,24 +204,28 @@ def _in_part(frame: int, labels: HandLabels, part: str) -> bool:
     return frame >= labels.test_from_frame if part == "test" else frame < labels.test_from_frame
 
 
+def record_counting(store: ModelStore, name: str, version: str, threshold: float | None,
+                    figures: CountingFigures | None) -> None:
+    """Put a calibrated threshold and counting figures into a model's manifest (its files unchanged)."""
+    stored = store.load(name, version)
+    update: dict[str, Any] = {}
+    if threshold is not None:
+        update["count_threshold"] = threshold
+    if figures is not None:
+        update["counting"] = figures
+    metrics = stored.manifest.metrics.model_copy(update=update)
+    write_manifest(stored.xml.parent, stored.manifest.model_copy(update={"metrics": metrics}))
+
+
 def _record(store: ModelStore, name: str, version: str, report: dict[str, Any], labels: Path | None,
             calibrated: bool) -> None:
-    """Put the calibrated threshold and the counting figures into the model's manifest (files unchanged)."""
-    from models.manifest import CountingFigures
-    from models.store import write_manifest
-
-    stored = store.load(name, version)
-    metrics = stored.manifest.metrics.model_copy()
-    if calibrated:
-        metrics.count_threshold = report["threshold"]
     score = report.get("score")
-    if score:
-        metrics.counting = CountingFigures(
-            labels=str(labels), frames=f"{score['part']} part, {score['labelled_frames']} labelled frames",
-            count_mae=score["count_mae"], crossings_recall=score["crossings"]["recall"],
-            crossings_precision=score["crossings"]["precision"],
-            settings={k: report[k] for k in ("threshold", "tiling", "occupancy_smoothing")})
-    write_manifest(stored.xml.parent, stored.manifest.model_copy(update={"metrics": metrics}))
+    figures = CountingFigures(
+        labels=str(labels), frames=f"{score['part']} part, {score['labelled_frames']} labelled frames",
+        count_mae=score["count_mae"], crossings_recall=score["crossings"]["recall"],
+        crossings_precision=score["crossings"]["precision"],
+        settings={k: report[k] for k in ("threshold", "tiling", "occupancy_smoothing")}) if score else None
+    record_counting(store, name, version, report["threshold"] if calibrated else None, figures)
 
 
 def _print(args: argparse.Namespace, report: dict[str, Any]) -> None:

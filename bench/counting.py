@@ -27,12 +27,12 @@ import openvino as ov
 
 from agent.config import AgentConfig, OccupancyConfig, TilingConfig, load_config
 from agent.control import prepare_model
-from agent.count_cli import CALIBRATION_THRESHOLDS, score_report
+from agent.count_cli import CALIBRATION_THRESHOLDS, record_counting, score_report
 from agent.count_path import CountPath
 from agent.count_run import CountRun, calibrate, count_clip, detect_clip, replay, video_frames
 from models.labels import HandLabels, load_labels
 from models.manifest import CountingFigures
-from models.store import ModelStore, parse_ref, write_manifest
+from models.store import ModelStore, parse_ref
 
 ROOT = Path(__file__).resolve().parents[1]
 FPS = 10.0
@@ -91,7 +91,6 @@ def record(store: ModelStore, rows: list[dict[str, Any]], labels: Path, smoothin
         if r["tiling"] != "none" or not r["calibrated"] or (r["window_s"], r["hold_s"]) != (
                 smoothing.window_s, smoothing.hold_s):
             continue
-        stored = store.load(*parse_ref(r["name"]))
         figures = CountingFigures(
             labels=str(labels.relative_to(ROOT) if labels.is_relative_to(ROOT) else labels),
             frames=f"test part, {r['test_frames']} labelled frames (crossings: whole clip)",
@@ -99,8 +98,7 @@ def record(store: ModelStore, rows: list[dict[str, Any]], labels: Path, smoothin
             crossings_precision=r["crossings"]["precision"],
             settings={"threshold": r["threshold"], "tiling": None, "window_s": r["window_s"], "hold_s": r["hold_s"],
                       "measured_by": "bench/counting.py"})
-        metrics = stored.manifest.metrics.model_copy(update={"count_threshold": r["threshold"], "counting": figures})
-        write_manifest(stored.xml.parent, stored.manifest.model_copy(update={"metrics": metrics}))
+        record_counting(store, *parse_ref(r["name"]), r["threshold"], figures)
         written.append(r["name"])
     return written
 
