@@ -133,6 +133,10 @@ class CrossingScore:
     counted: int
     matched: int
     tolerance: int
+    missed: tuple[int, ...] = ()
+    """Frames of the labelled crossings no counted one matched."""
+    spurious: tuple[tuple[int, str], ...] = ()
+    """(frame, direction) of the counted crossings that match no label."""
 
     @property
     def recall(self) -> float | None:
@@ -158,4 +162,6 @@ def score_crossings(counted: list[tuple[int, str]], labels: list[CrossingLabel],
         if i not in used_counted and j not in used_labels:
             used_counted.add(i)
             used_labels.add(j)
-    return CrossingScore(len(labels), len(counted), len(used_counted), tolerance)
+    return CrossingScore(len(labels), len(counted), len(used_counted), tolerance,
+                         missed=tuple(label.frame for j, label in enumerate(labels) if j not in used_labels),
+                         spurious=tuple(event for i, event in enumerate(counted) if i not in used_counted))

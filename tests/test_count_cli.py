@@ -55,7 +55,7 @@ def test_count_reports_frames_crossings_totals_and_a_score(site: Path, tmp_path:
         "video": "vtest.avi", "frame_count": 795, "frame_size": [768, 576], "rule": "half visible",
         "test_from_frame": 10, "counts": [{"frame": 5, "count": 5, "min": 5, "max": 6},
                                           {"frame": 15, "count": 5, "min": 4, "max": 5}],
-        "crossings": []}))
+        "crossings": [{"frame": 12, "direction": "in"}]}))
     annotated = tmp_path / "png"
     status, out, _ = run(capsys, "--config", str(site), "--max-frames", "20", "--frames", "5,15",
                          "--labels", str(labels), "--annotate", str(annotated), "--json", "-")
@@ -66,6 +66,9 @@ def test_count_reports_frames_crossings_totals_and_a_score(site: Path, tmp_path:
     assert all(f["occupancy"] >= 0 and f["raw_count"] >= 0 for f in report["frames"])
     assert set(report["totals"]) == {"in", "out"} and isinstance(report["crossings"], list)
     assert report["score"]["labelled_frames"] == 2 and report["score"]["count_mae"] >= 0
+    crossings = report["score"]["crossings"]  # the errors by name: which labels were missed, which counted spuriously
+    assert crossings["matched"] + len(crossings["missed_frames"]) == crossings["labelled"] == 1
+    assert crossings["counted"] - crossings["matched"] == len(crossings["spurious"])
     assert report["occupancy_smoothing"]["statistic"] == "median"
     image = cv2.imread(str(annotated / "frame_000005.png"))
     assert sorted(p.name for p in annotated.iterdir()) == ["frame_000005.png", "frame_000015.png"]

@@ -75,3 +75,5 @@ def test_crossings_match_one_to_one_by_direction_within_tolerance() -> None:
     score = score_crossings(counted, labels, tolerance=10)
     assert (score.labelled, score.counted, score.matched) == (3, 5, 2)
     assert score.recall == pytest.approx(2 / 3) and score.precision == pytest.approx(2 / 5)
+    assert score.missed == (300,)
+    assert score.spurious == ((102, "in"), (300, "in"), (500, "out"))
