@@ -50,6 +50,17 @@ def test_layer_model_shrinks_consumers(core: ov.Core) -> None:
     core.compile_model(model, "CPU")
 
 
+@pytest.mark.parametrize(("int8", "precision"), [(False, "f32"), (True, "u8")])
+def test_int8_layer_models_run_int8_convolutions(core: ov.Core, int8: bool, precision: str) -> None:
+    """With int8 the CPU plugin's execution graph runs every convolution on quantized inputs."""
+    spec = conv_pair_spec()
+    model = build_layer_model(spec, spec.layer("conv"), kept=48, int8=int8)
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    convs = [op.get_rt_info() for op in compiled.get_runtime_model().get_ordered_ops()
+             if op.get_rt_info()["layerType"].astype(str) == "Convolution"]
+    assert len(convs) == 2 and {c["runtimePrecision"].astype(str) for c in convs} == {precision}
+
+
 def test_kept_filters_out_of_range() -> None:
     spec = block_spec()
     with pytest.raises(ValueError, match="kept filters 33 outside 1..32"):

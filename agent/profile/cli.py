@@ -59,6 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reps", type=positive, default=10, help="runs per count per round; the minimum is kept")
     p.add_argument("--threads", type=positive, default=1, help="INFERENCE_NUM_THREADS (default 1)")
     p.add_argument("--precision", help="force INFERENCE_PRECISION_HINT (default: the device's, as deployed)")
+    p.add_argument("--int8", action="store_true",
+                   help="time int8 convolutions (FakeQuantize on inputs and weights, as an INT8 variant runs)")
     p.set_defaults(func=cmd_profile)
 
 
@@ -103,15 +105,16 @@ def cmd_profile(args: argparse.Namespace) -> int:
         return exit_codes.CONFIG
     timing = TimingSettings(rounds=args.rounds, reps=args.reps, threads=args.threads, precision=args.precision)
     sweep = SweepSettings(stride=args.stride, min_filters=args.min_filters, refine=not args.no_refine,
-                          counts=args.counts)
+                          counts=args.counts, int8=args.int8)
     try:
         lut = profile_spec(Timer(core, args.device, timing), spec, args.out, sweep, budget_s=args.budget_s,
                            only=args.layers, restart=args.restart)
     except (LutError, SpecError) as exc:
         print(f"profile: {exc}", file=sys.stderr)
         return exit_codes.CONFIG
+    precision = "int8 convolutions" if args.int8 else lut.precision
     print(f"{args.out}: {len(lut.layers)} layer(s) on {lut.device} ({lut.device_name}), precision "
-          f"{lut.precision}, {lut.threads} thread(s), {lut.streams} stream(s); step period {lut.step_period}; "
+          f"{precision}, {lut.threads} thread(s), {lut.streams} stream(s); step period {lut.step_period}; "
           f"{lut.elapsed_s:.0f} s" + ("" if lut.complete else f"; {len(lut.missing)} layer(s) left"))
     done = all(layer in lut.layers for layer in args.layers) if args.layers else lut.complete
     return exit_codes.OK if done else exit_codes.STALLED

@@ -50,6 +50,8 @@ class SweepSettings:
     refine: bool = True
     rule: StepRule = field(default_factory=StepRule)
     counts: tuple[int, ...] | None = None
+    int8: bool = False
+    """Time int8 convolutions (FakeQuantize on inputs and weights), as a quantized variant runs."""
 
 
 def first_pass_counts(layer: LayerSpec, settings: SweepSettings) -> list[int]:
@@ -60,13 +62,13 @@ def first_pass_counts(layer: LayerSpec, settings: SweepSettings) -> list[int]:
     return sorted({lowest, layer.out_channels, *(c for c in strided if c >= lowest)})
 
 
-def _measure(timer: Timer, spec: ModelSpec, layer: LayerSpec, counts: list[int], chunk: int
+def _measure(timer: Timer, spec: ModelSpec, layer: LayerSpec, counts: list[int], settings: SweepSettings
              ) -> dict[int, Measurement]:
     """Time `counts` in contiguous chunks (each chunk interleaved), to bound memory for wide layers."""
     results: dict[int, Measurement] = {}
-    for start in range(0, len(counts), chunk):
-        part = counts[start:start + chunk]
-        results.update(timer.measure({c: build_layer_model(spec, layer, c) for c in part}))
+    for start in range(0, len(counts), settings.chunk):
+        part = counts[start:start + settings.chunk]
+        results.update(timer.measure({c: build_layer_model(spec, layer, c, int8=settings.int8) for c in part}))
     return results
 
 
@@ -91,11 +93,11 @@ def _difference_noise(measured: dict[int, Measurement]) -> float:
 def profile_layer(timer: Timer, spec: ModelSpec, layer: LayerSpec, settings: SweepSettings) -> LayerLut:
     """Latency vs kept filters for one layer (with its consumers), its steps and their period."""
     started = time.perf_counter()
-    measured = _measure(timer, spec, layer, first_pass_counts(layer, settings), settings.chunk)
+    measured = _measure(timer, spec, layer, first_pass_counts(layer, settings), settings)
     if settings.refine:
         gaps = intervals_to_refine(_points(measured), _difference_noise(measured), settings.rule)
         batch = sorted({c for lo, hi in gaps for c in range(lo, hi + 1)})
-        for count, extra in _measure(timer, spec, layer, batch, settings.chunk).items():
+        for count, extra in _measure(timer, spec, layer, batch, settings).items():
             measured.setdefault(count, Measurement()).minima.extend(extra.minima)
     noise, step_noise = _noise(measured), _difference_noise(measured)
     bounds = step_boundaries(_points(measured), step_noise, settings.rule)
@@ -120,6 +122,8 @@ def settings_record(timer: Timer, settings: SweepSettings) -> dict[str, object]:
                                  "refine": settings.refine, **asdict(settings.rule), **asdict(timer.settings)}
     if settings.counts:
         record["counts"] = list(settings.counts)
+    if settings.int8:
+        record["int8"] = True
     return record
 
 
