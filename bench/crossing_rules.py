@@ -106,7 +106,7 @@ def main() -> int:
                 spurious = [(e["frame"], e["direction"]) for e in m["calibration"]["spurious"] + m["test"]["spurious"]]
                 print(f"- {ref}: missed (labelled frames) {missed}, spurious (frame, direction) {spurious}")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+        args.json.write_text("[\n" + ",\n".join(json.dumps(r, separators=(",", ":")) for r in rows) + "\n]\n")
     return 0
 
 
