@@ -35,9 +35,9 @@ from models.store import ModelStore, parse_ref
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _errors(score: dict[str, Any]) -> int:
-    c = score["crossings"]
-    return (c["labelled"] - c["matched"]) + (c["counted"] - c["matched"])
+def _errors(crossings: dict[str, Any]) -> int:
+    """Labelled crossings missed plus counted ones that match no label."""
+    return len(crossings["missed_frames"]) + len(crossings["spurious"])
 
 
 def sweep(config: AgentConfig, cached: dict[str, tuple[list[CachedFrame], float, int]], labels: HandLabels,
@@ -55,7 +55,7 @@ def sweep(config: AgentConfig, cached: dict[str, tuple[list[CachedFrame], float,
             run = replay(lambda c=cam, t=tracker: CountPath(c, t, config.occupancy), frames, threshold, class_id)
             row["models"][ref] = {part: score_report(run, labels.part(part), part)["crossings"]
                                   for part in ("calibration", "test")}
-        row["errors"] = {part: sum(_errors({"crossings": m[part]}) for m in row["models"].values())
+        row["errors"] = {part: sum(_errors(m[part]) for m in row["models"].values())
                          for part in ("calibration", "test")}
         rows.append(row)
         print(_line(row), file=sys.stderr, flush=True)
