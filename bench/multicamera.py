@@ -8,8 +8,10 @@ sync` (one camera's ceiling). Every round runs all of them in turn (the order re
 round), so the load of a shared machine hits each alike; ratios are medians of per-round ratios.
 
 Per agent run it reports aggregate and per-camera fps over a steady window (after every camera's first
-frames), CPU % (100 = one core), peak RSS (VmHWM, compile included) and the RSS at the window's end,
-the hint and number of infer requests the agent chose, and per-stage medians (ms). The load average is
+frames), CPU % (100 = one core), peak RSS (VmHWM, compile included) and the RSS at the window's end with
+its anonymous part (RssAnon: heap, compiled model, frames; what the kernel cannot reclaim) beside the
+file-backed pages (RssFile: mapped library code, shared with other processes and reclaimable), the
+hint and number of infer requests the agent chose, and per-stage medians (ms). The load average is
 printed before and after.
 
     .venv/bin/python bench/multicamera.py [--cameras 1 2 4 8] [--rounds 3] [--seconds 8]
@@ -48,7 +50,7 @@ THROUGHPUT = re.compile(r"Throughput:\s+([\d.]+) FPS")
 
 
 def proc_status_mb(key: str) -> float:
-    """A memory line of /proc/self/status (VmRSS, VmHWM) in MB."""
+    """A memory line of /proc/self/status (VmRSS, VmHWM, RssAnon, RssFile) in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
@@ -110,6 +112,7 @@ def child(args: argparse.Namespace) -> dict:
             frames1, cpu1, t1 = [w.frames_processed for w in agent.workers], cpu_seconds(), time.monotonic()
             stages = agent.telemetry.stages.drain()
             rss, peak = proc_status_mb("VmRSS"), proc_status_mb("VmHWM")
+            anon, mapped = proc_status_mb("RssAnon"), proc_status_mb("RssFile")
             swap = swap_peaks(agent, args) if args.swap else {}
         finally:
             agent.stop.set()
@@ -120,7 +123,8 @@ def child(args: argparse.Namespace) -> dict:
     fps = [(b - a) / elapsed for a, b in zip(frames0, frames1, strict=True)]
     return {
         "cameras": args.child, "aggregate_fps": sum(fps), "camera_fps": fps,
-        "cpu_percent": 100 * (cpu1 - cpu0) / elapsed, "peak_rss_mb": peak, "rss_mb": rss, **swap,
+        "cpu_percent": 100 * (cpu1 - cpu0) / elapsed, "peak_rss_mb": peak, "rss_mb": rss,
+        "rss_anon_mb": anon, "rss_file_mb": mapped, **swap,
         "hint": reported(compiled, "PERFORMANCE_HINT"), "streams": reported_int(compiled, "NUM_STREAMS"),
         "requests": getattr(getattr(agent.active.detector, "pool", None), "size", None),
         "stages_ms": {name: s.p50_ms for name, s in stages.items() if s.samples},
@@ -185,30 +189,31 @@ def measure(args: argparse.Namespace) -> Rounds:
 def summary(rounds: Rounds, cameras: list[int]) -> list[str]:
     """The markdown table: medians over rounds, ratios as medians of per-round ratios."""
     lines = ["| cameras | hint, requests | aggregate fps | per camera fps (min-max) | vs benchmark_app | CPU % "
-             "| peak RSS MB | RSS MB |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| peak RSS MB | RSS MB (anon + file) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for n in cameras:
         runs = rounds.agent[n]
-        med = {k: statistics.median(r[k] for r in runs) for k in ("aggregate_fps", "cpu_percent", "peak_rss_mb",
-                                                                  "rss_mb")}
+        med = {k: statistics.median(r.get(k, float("nan")) for r in runs)
+               for k in ("aggregate_fps", "cpu_percent", "peak_rss_mb", "rss_mb", "rss_anon_mb", "rss_file_mb")}
         per_camera = [fps for r in runs for fps in r["camera_fps"]]
         base = "latency sync" if n == 1 else "throughput"
         lines.append(f"| {n} | {runs[0]['hint']}, {runs[0]['requests']} | {med['aggregate_fps']:.1f} | "
                      f"{statistics.median(per_camera):.1f} ({min(per_camera):.1f}-{max(per_camera):.1f}) | "
                      f"{statistics.median(rounds.ratios(n)):.2f} x {base} | {med['cpu_percent']:.0f} | "
-                     f"{med['peak_rss_mb']:.0f} | {med['rss_mb']:.0f} |")
+                     f"{med['peak_rss_mb']:.0f} | {med['rss_mb']:.0f} ({med['rss_anon_mb']:.0f} + "
+                     f"{med['rss_file_mb']:.0f}) |")
     app = {k: statistics.median(v) for k, v in rounds.app.items()}
     lines.append(f"\nbenchmark_app medians: -hint throughput {app['app-throughput']:.1f} fps, "
                  f"-hint latency -api sync {app['app-latency']:.1f} fps")
     return lines
 
 
-def memory_formula(rounds: Rounds, cameras: list[int]) -> str:
-    """Least-squares line through the median peak RSS per camera count: "A MB + B MB per camera"."""
-    peaks = [statistics.median(r["peak_rss_mb"] for r in rounds.agent[n]) for n in cameras]
+def memory_formula(rounds: Rounds, cameras: list[int], key: str = "peak_rss_mb", what: str = "peak RSS") -> str:
+    """Least-squares line through the median of `key` per camera count: "A MB + B MB per camera"."""
+    values = [statistics.median(r[key] for r in rounds.agent[n]) for n in cameras]
     if len(cameras) < 2:
-        return f"peak RSS {peaks[0]:.0f} MB with {cameras[0]} camera(s)"
-    slope, intercept = np.polyfit(cameras, peaks, 1)
-    return f"peak RSS ~= {intercept:.0f} MB + {slope:.1f} MB per camera (fit over {cameras} cameras)"
+        return f"{what} {values[0]:.0f} MB with {cameras[0]} camera(s)"
+    slope, intercept = np.polyfit(cameras, values, 1)
+    return f"{what} ~= {intercept:.0f} MB + {slope:.1f} MB per camera (fit over {cameras} cameras)"
 
 
 def stage_lines(rounds: Rounds, cameras: list[int]) -> list[str]:
@@ -254,6 +259,7 @@ def main() -> int:
     rounds = measure(args)
     print("\n" + "\n".join(summary(rounds, args.cameras)))
     print(memory_formula(rounds, args.cameras))
+    print(memory_formula(rounds, args.cameras, "rss_anon_mb", "anonymous RSS at the window's end"))
     print("\n".join(stage_lines(rounds, args.cameras)))
     print(f"load average before {before}, after {os.getloadavg()} ({os.cpu_count()} CPUs)")
     return 0
