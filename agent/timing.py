@@ -11,7 +11,7 @@ Thread-count policy (`threads`):
     latency LUT: the profiler pins one (`headcount-agent profile --threads`, 1 by default, because
     per-layer differences of microseconds drown in the scheduling noise of several threads on a shared
     machine) and records it in the LUT; whatever is compared with that LUT (the pruning loop, the
-    report's --check-runs) times with the LUT's count (`lut_threads`). Every timing reports the count
+    report's --check-rounds) times with the LUT's count (`lut_threads`). Every timing reports the count
     it ran with (`reported_int(compiled, "INFERENCE_NUM_THREADS")`), never the one it asked for.
 
 A timed inference is `request.infer()` on an input tensor set once beforehand (as benchmark_app does):

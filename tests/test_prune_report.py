@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from pruning.prune.report import (
     Row,
     layer_table,
+    lut_check,
     median_latency,
     median_speedup,
     plot_layers,
@@ -15,6 +17,7 @@ from pruning.prune.report import (
     verdicts,
 )
 from tests.test_prune_selection import hand_lut, layer_lut
+from tests.test_timing import tiny_ir
 
 
 def rows() -> list[Row]:
@@ -76,3 +79,28 @@ def test_lut_error_is_judged_on_the_within_run_speedup() -> None:
     assert cp.implied_ms == 5.0
     assert "LUT estimate m@cp: 4.80 ms vs 5.00 ms measured (-4 %, within 15 %)" in "\n".join(
         verdicts([rows()[0], cp]))
+
+
+class _IrStore:
+    """Stand-in for the model store: refs to IR paths (the check only reads `.xml`)."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.paths = paths
+
+    def load(self, name: str, version: str) -> SimpleNamespace:
+        return SimpleNamespace(xml=self.paths[f"{name}@{version}"])
+
+
+def test_lut_check_times_parent_and_variants_with_the_lut_statistic(tmp_path: Path) -> None:
+    """Real OpenVINO timing of a parent and its variant in one interleaved set, the LUT's own statistic;
+    the estimate is that parent latency minus the LUT's saving (64 -> 16 filters: 3.0 - 1.0 ms)."""
+    store = _IrStore({"m@1": tiny_ir(tmp_path / "p.xml", 64), "m@cp": tiny_ir(tmp_path / "v.xml", 16)})
+    lut = hand_lut([layer_lut("a", 3, 64, {16: 1.0, 32: 1.5, 64: 3.0}, [16, 32])])
+    cp = Row("m@cp", "m", "cluster", "2.0x", 5.0, 79.5, 0.6, 1e9, 2_000_000, widths={"a": 16},
+             original={"a": 64}, speedup=2.0, parent="m@1")
+    lines = lut_check([rows()[0], cp], store, {"m": lut}, rounds=3)  # type: ignore[arg-type]
+    assert len(lines) == 3 and lines[2].startswith("| m@cp | 1 | ")
+    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    parent_ms, est_ms = float(cells[2]), float(cells[4])
+    assert parent_ms > 0 and abs(est_ms - (parent_ms - 2.0)) < 0.011
+    assert cells[5].endswith("%") and cells[6].endswith("x")

@@ -105,8 +105,9 @@ def _add_report(p: argparse.ArgumentParser) -> None:
                    "consumer's overlap once (repeatable)")
     p.add_argument("--budget-ms", type=float, action="append", default=[],
                    help="name the most accurate variant per architecture within this latency (repeatable)")
-    p.add_argument("--check-runs", type=int, default=0,
-                   help="also time every variant against its parent with the LUT's thread count (its scale), N runs")
+    p.add_argument("--check-rounds", type=int, default=0,
+                   help="also time every parent with its variants as the profiler times a LUT (the LUT's thread "
+                   "count, N shuffled rounds, lower quartile of per-round minima): the LUT estimate on its own scale")
     p.set_defaults(run=_run_report)
 
 
@@ -120,7 +121,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from pruning.prune.report import write_report
 
     luts, specs = (_by_arch(items, flag) for items, flag in ((args.lut, "--lut"), (args.spec, "--spec")))
-    written = write_report(args.bench, args.store, luts, args.out, args.check_runs, specs, tuple(args.budget_ms))
+    written = write_report(args.bench, args.store, luts, args.out, args.check_rounds, specs, tuple(args.budget_ms))
     print(json.dumps([str(p) for p in written]))
     return 0
 
