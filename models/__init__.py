@@ -9,8 +9,9 @@ The import rule (checked by tests/test_import_seam.py):
 - `models` imports neither `agent` nor `pruning` (nor torch): both halves import it.
 - `agent` never imports `pruning` or torch: it runs on factory PCs with OpenVINO only.
 - `pruning` may import from `agent` only the inference code it runs IRs through (`agent.detector`,
-  `agent.detections`, `agent.tiling`, `agent.timing`), so a variant is scored and timed exactly as the
-  device will run it. That is the one arrow across the seam.
+  `agent.detections`, `agent.tiling`, `agent.timing`, and the profiler's statistic `agent.profile.timing`
+  for the report's LUT check), so a variant is scored and timed exactly as the device will run it and
+  as its LUT was measured. That is the one arrow across the seam.
 """
 
 from models.manifest import Manifest, Metrics, Provenance

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-AGENT_INFERENCE = {"agent.detector", "agent.detections", "agent.tiling", "agent.timing"}
-"""The agent modules the pruning side may use: running and timing an IR exactly as the device does."""
+AGENT_INFERENCE = {"agent.detector", "agent.detections", "agent.tiling", "agent.timing", "agent.profile.timing"}
+"""The agent modules the pruning side may use: running and timing an IR exactly as the device does (and
+as the profiler timed a LUT's rows, to check the LUT on its own statistic)."""
 
 
 def imports(package: str) -> dict[str, set[str]]:
