@@ -183,8 +183,9 @@ def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Lut], rounds: 
     lines = ["| variant | threads | parent ms | measured ms (spread) | LUT est. ms | error | speedup |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     core = ov.Core()
-    for parent_ref in sorted({r.parent for r in rows if r.name in luts and r.original and r.parent}):
-        variants = [r for r in rows if r.parent == parent_ref and r.name in luts and r.original]
+    checked = [r for r in rows if r.name in luts and r.original and r.parent]
+    for parent_ref in sorted({r.parent for r in checked if r.parent}):
+        variants = [r for r in checked if r.parent == parent_ref]
         lut = luts[variants[0].name]
         refs = [parent_ref, *(r.ref for r in variants)]
         models = {i: core.read_model(store.load(*ref.split("@", 1)).xml) for i, ref in enumerate(refs)}
