@@ -192,7 +192,7 @@ def summary(rounds: Rounds, cameras: list[int]) -> list[str]:
              "| peak RSS MB | RSS MB (anon + file) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for n in cameras:
         runs = rounds.agent[n]
-        med = {k: statistics.median(r.get(k, float("nan")) for r in runs)
+        med = {k: statistics.median(r[k] for r in runs)
                for k in ("aggregate_fps", "cpu_percent", "peak_rss_mb", "rss_mb", "rss_anon_mb", "rss_file_mb")}
         per_camera = [fps for r in runs for fps in r["camera_fps"]]
         base = "latency sync" if n == 1 else "throughput"
