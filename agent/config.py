@@ -114,6 +114,12 @@ class LineConfig(_Section):
         "is on neither side, so someone standing on the line is not counted crossing it. Wider bands delay a "
         "crossing until the track is clear of the band, and lose tracks that end sooner (docs/counting.md).",
     )
+    confirm_s: float = Field(
+        default=0.5, ge=0.0, le=10.0,
+        description="A crossing is counted this long after it happens, and dropped with the crossing back if the "
+        "same track returns within it (a box flickering across the line, a step onto it and back). Counts and "
+        "crossing messages come this much later; 0 counts at once (docs/counting.md).",
+    )
 
     @model_validator(mode="after")
     def _not_degenerate(self) -> LineConfig:

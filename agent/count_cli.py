@@ -196,6 +196,7 @@ def score_report(run: CountRun, labels: HandLabels, part: str) -> dict[str, Any]
         "raw_count_mae": round(raw.mae, 4),
         "crossings": {"labelled": crossings.labelled, "counted": crossings.counted, "matched": crossings.matched,
                       "recall": crossings.recall, "precision": crossings.precision,
+                      "doubtful": crossings.doubtful, "recall_sure": crossings.recall_sure,
                       "tolerance_frames": crossings.tolerance, "missed_frames": list(crossings.missed),
                       "spurious": [{"frame": f, "direction": d} for f, d in crossings.spurious]},
     }

@@ -55,16 +55,16 @@ class CountPath:
         return detections, total
 
     def process(self, session: InferSession, image: np.ndarray, ts: float, threshold: float,
-                class_id: int) -> FrameCount:
-        """Count one frame taken at `ts` (seconds, in stream order)."""
+                class_id: int, frame: int = 0) -> FrameCount:
+        """Count one frame taken at `ts` (seconds, in stream order), index `frame` in its stream."""
         detections, times = self.detect(session, image, threshold)
         height, width = image.shape[:2]
-        return self.count(detections, width, height, ts, class_id, times)
+        return self.count(detections, width, height, ts, class_id, times, frame)
 
     def count(self, detections: Detections, width: int, height: int, ts: float, class_id: int,
-              times: StageTimes | None = None) -> FrameCount:
+              times: StageTimes | None = None, frame: int = 0) -> FrameCount:
         """Count one frame's detections (what `process` does after detecting; replays use it alone)."""
-        result = self.counter.update(detections, width, height, class_id)
+        result = self.counter.update(detections, width, height, class_id, ts, frame)
         return FrameCount(result, self.smoother.update(ts, result.count), times or StageTimes())
 
     def reset_tracks(self) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from agent.config import is_file_source
 from agent.count_path import CountPath, FrameCount
+from agent.counting import Crossing
 from agent.detections import Detections
 from agent.detector import InferSession
 from models.labels import FrameCountLabel, score_counts
@@ -89,10 +90,18 @@ class CountRun:
         result = counted.result
         self.occupancy[index] = counted.occupancy
         self.raw_count[index] = result.count
-        self.crossings += [{"frame": index, "direction": c.direction, "track": c.track_id}
-                           for c in result.crossings]
+        self.add_crossings(result.crossings)
         self.in_total, self.out_total = result.in_total, result.out_total
         self.infer_s += counted.times.infer
+
+    def add_crossings(self, crossings: list[Crossing]) -> None:
+        self.crossings += [{"frame": c.frame, "direction": c.direction, "track": c.track_id} for c in crossings]
+
+    def end(self, path: CountPath) -> CountRun:
+        """The crossings still waiting for confirmation when the clip ended count too."""
+        self.add_crossings(path.counter.flush())
+        self.in_total, self.out_total = path.counter.totals
+        return self
 
     def changes(self) -> int:
         """How often the published occupancy changed from one frame to the next."""
@@ -108,12 +117,12 @@ def count_clip(path: CountPath, session: InferSession, frames: Iterator[SourceFr
     """Every frame through the counting path, exactly as a camera worker runs it."""
     run = CountRun()
     for frame in frames:
-        counted = path.process(session, frame.image, frame.ts, threshold, class_id)
+        counted = path.process(session, frame.image, frame.ts, threshold, class_id, frame.index)
         run.add(frame.index, counted)
         run.frame_size = (frame.image.shape[1], frame.image.shape[0])
         if on_frame is not None:
             on_frame(frame, counted)
-    return run
+    return run.end(path)
 
 
 @dataclass(frozen=True)
@@ -137,8 +146,8 @@ def replay(make_path: Callable[[], CountPath], cached: list[CachedFrame], thresh
     path, run = make_path(), CountRun()
     for frame in cached:
         kept = frame.detections[frame.detections.confidence >= threshold]
-        run.add(frame.index, path.count(kept, *frame.size, frame.ts, class_id))
-    return run
+        run.add(frame.index, path.count(kept, *frame.size, frame.ts, class_id, frame=frame.index))
+    return run.end(path)
 
 
 def calibrate(make_path: Callable[[], CountPath], cached: list[CachedFrame], labels: list[FrameCountLabel],

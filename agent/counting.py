@@ -6,6 +6,7 @@ size is known (`CameraCounter.update`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -47,6 +48,17 @@ class _TrackSide:
     confirmed: int  # side the track is known to be on
     candidate: int = 0  # side it has been seen on lately, if different
     streak: int = 0  # consecutive frames on `candidate`
+    since: tuple[float, int] = (0.0, 0)  # (ts, frame) of the streak's first frame: when the track crossed
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """One counted crossing of the line: which track, which way, and the frame it crossed on."""
+
+    track_id: int
+    direction: Literal["in", "out"]
+    ts: float = 0.0
+    frame: int = 0
 
 
 class LineCounter:
@@ -56,35 +68,40 @@ class LineCounter:
     while its anchor projects onto the segment, so a box wobbling on the line never double counts.
     Anchors closer to the line than `band_px` are on neither side (someone standing on the line is not
     crossing it back and forth). Moving to the side of `inside` counts `in`; the other way counts `out`.
+
+    A crossing is counted `confirm_s` after it happened, and dropped with the crossing back if the same track
+    returns within that time: a box flickering across the line, someone stepping on it and back. 0 counts
+    at once. A track that ends while its crossing waits still counts it (people leave the view after a door).
     """
 
     def __init__(self, start: np.ndarray, end: np.ndarray, inside: np.ndarray, min_frames: int = 3,
-                 band_px: float = 0.0) -> None:
+                 band_px: float = 0.0, confirm_s: float = 0.0) -> None:
         self.start = np.asarray(start, np.float64)
         self.end = np.asarray(end, np.float64)
         self.inside_side = int(side_of_line(self.start, self.end, np.asarray([inside], np.float64))[0])
         self.min_frames = min_frames
         self.band_px = band_px
+        self.confirm_s = confirm_s
         self.in_count = 0
         self.out_count = 0
         self._tracks: dict[int, _TrackSide] = {}
+        self._pending: list[Crossing] = []  # crossed, not yet confirmed; oldest first
 
     def reset(self) -> None:
         self.in_count = self.out_count = 0
         self._tracks.clear()
+        self._pending.clear()
 
     def _on_segment(self, points: np.ndarray) -> np.ndarray:
         d = self.end - self.start
         t = ((points - self.start) @ d) / float(d @ d)
         return (t >= 0.0) & (t <= 1.0)
 
-    def trigger(self, anchors: np.ndarray, track_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Update with one frame's tracked anchors; returns boolean arrays (crossed_in, crossed_out)."""
+    def trigger(self, anchors: np.ndarray, track_ids: np.ndarray, ts: float = 0.0, frame: int = 0) -> list[Crossing]:
+        """Update with one frame's tracked anchors (taken at `ts`); returns the crossings confirmed now."""
         anchors = np.asarray(anchors, np.float64).reshape(-1, 2)
         sides = side_of_line(self.start, self.end, anchors, self.band_px)
         on_segment = self._on_segment(anchors)
-        crossed_in = np.zeros(len(anchors), bool)
-        crossed_out = np.zeros(len(anchors), bool)
         for i, (track_id, side) in enumerate(zip(track_ids.tolist(), sides.tolist(), strict=True)):
             if side == 0:
                 continue
@@ -98,31 +115,41 @@ class LineCounter:
             if not on_segment[i]:
                 state.candidate, state.streak = 0, 0  # crossed the infinite line beside the door
                 continue
-            state.streak = state.streak + 1 if state.candidate == side else 1
-            state.candidate = side
+            if state.candidate != side:
+                state.candidate, state.streak, state.since = side, 0, (ts, frame)
+            state.streak += 1
             if state.streak >= self.min_frames:
                 state.confirmed, state.candidate, state.streak = side, 0, 0
-                if side == self.inside_side:
-                    self.in_count += 1
-                    crossed_in[i] = True
-                else:
-                    self.out_count += 1
-                    crossed_out[i] = True
-        return crossed_in, crossed_out
+                self._crossed(Crossing(track_id, "in" if side == self.inside_side else "out", *state.since))
+        return self._confirm(lambda crossing: ts - crossing.ts >= self.confirm_s)
+
+    def _crossed(self, crossing: Crossing) -> None:
+        """Hold a crossing until confirmed; one that undoes the track's waiting crossing cancels both."""
+        waiting = next((p for p in self._pending if p.track_id == crossing.track_id), None)
+        if waiting is not None:
+            self._pending.remove(waiting)
+        else:
+            self._pending.append(crossing)
+
+    def _confirm(self, due: Callable[[Crossing], bool]) -> list[Crossing]:
+        confirmed = [p for p in self._pending if due(p)]
+        self._pending = [p for p in self._pending if not due(p)]
+        for crossing in confirmed:
+            if crossing.direction == "in":
+                self.in_count += 1
+            else:
+                self.out_count += 1
+        return confirmed
+
+    def flush(self) -> list[Crossing]:
+        """Confirm every waiting crossing now (the stream ended)."""
+        return self._confirm(lambda crossing: True)
 
     def forget(self, live_ids: set[int]) -> None:
-        """Drop the state of tracks that ended."""
+        """Drop the state of tracks that ended (their waiting crossings still count when due)."""
         for track_id in list(self._tracks):
             if track_id not in live_ids:
                 del self._tracks[track_id]
-
-
-@dataclass(frozen=True)
-class Crossing:
-    """One counted crossing of the line: which track, which way."""
-
-    track_id: int
-    direction: Literal["in", "out"]
 
 
 @dataclass
@@ -163,19 +190,21 @@ class CameraCounter:
         if self._frame_size == (width, height):
             return
         scale = np.array([width, height], np.float64)
-        in_out = (self._line.in_count, self._line.out_count) if self._line else self._totals
+        in_out = self.totals
         if self.config.zone:
             self._zone = PolygonZone(np.asarray(self.config.zone) * scale)
         if self.config.line:
             line = self.config.line
             self._line = LineCounter(
                 np.asarray(line.start) * scale, np.asarray(line.end) * scale,
-                np.asarray(line.inside) * scale, line.min_frames, line.band * height,
+                np.asarray(line.inside) * scale, line.min_frames, line.band * height, line.confirm_s,
             )
             self._line.in_count, self._line.out_count = in_out  # totals survive a resolution change
         self._frame_size = (width, height)
 
-    def update(self, detections: Detections, width: int, height: int, class_id: int) -> CountResult:
+    def update(self, detections: Detections, width: int, height: int, class_id: int, ts: float = 0.0,
+               frame: int = 0) -> CountResult:
+        """Count one frame (taken at `ts`, index `frame` in its stream)."""
         self._scale(width, height)
         people = detections[detections.class_id == class_id]
         anchors = people.anchors(self.config.anchor)
@@ -185,11 +214,18 @@ class CameraCounter:
             return CountResult(count, 0, 0, people=people)
         tracked = self._tracker.update(people)
         assert tracked.tracker_id is not None
-        crossed_in, crossed_out = self._line.trigger(anchors, tracked.tracker_id)
+        crossings = self._line.trigger(anchors, tracked.tracker_id, ts, frame)
         self._line.forget(self._tracker.live_ids())
-        crossings = [Crossing(int(track), "in") for track in tracked.tracker_id[crossed_in]]
-        crossings += [Crossing(int(track), "out") for track in tracked.tracker_id[crossed_out]]
         return CountResult(count, self._line.in_count, self._line.out_count, crossings, tracked)
+
+    def flush(self) -> list[Crossing]:
+        """The crossings still waiting for confirmation, confirmed now (the stream ended); `totals` include them."""
+        return self._line.flush() if self._line else []
+
+    @property
+    def totals(self) -> tuple[int, int]:
+        """(in, out) counted so far."""
+        return (self._line.in_count, self._line.out_count) if self._line else self._totals
 
     def restore(self, in_total: int, out_total: int) -> None:
         """Count on from these totals (kept across a restart; 0, 0 for a new period). Tracks are kept."""

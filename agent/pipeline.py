@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 
 from agent.config import ModelConfig
 from agent.count_path import CountPath, FrameCount
-from agent.detector import Detector
+from agent.counting import CountResult
+from agent.detector import Detector, StageTimes
 from agent.stream import CameraReader, Frame
 from agent.telemetry import CameraCounters, StageStats
 from agent.topics import CountMessage, CrossingMessage
@@ -141,6 +142,21 @@ class CameraWorker(threading.Thread):
                 log.error("camera %s: inference failed: %s", self.camera, exc)
                 self.on_error(self.camera, exc)
                 self.stop_event.wait(0.5)
+        self.flush_crossings()
+
+    def flush_crossings(self) -> None:
+        """The stream ended or the agent stops: crossings still waiting for confirmation are counted now."""
+        crossings = self.path.counter.flush()
+        if not crossings or self.latest is None:
+            return
+        frame, _, last, _ = self.latest
+        in_total, out_total = self.path.counter.totals
+        result = CountResult(last.count, in_total, out_total, crossings)
+        try:
+            self._maybe_emit(frame, FrameCount(result, self._last[0] if self._last else last.count, StageTimes()),
+                             self.active.detector.manifest.ref)
+        except Exception as exc:  # the outbox is gone: nothing was adopted, so nothing is counted twice
+            log.error("camera %s: %d crossings at the end were not queued: %s", self.camera, len(crossings), exc)
 
     def process(self, frame: Frame) -> FrameCount:
         running = self.active.current  # the swap point: one model for the whole frame
@@ -151,7 +167,7 @@ class CameraWorker(threading.Thread):
         if self.totals.roll_over():  # a reset time passed: this frame counts in the new period
             self.path.counter.restore(0, 0)
         counted = self.path.process(detector.session(), frame.image, frame.ts, running.threshold,
-                                    running.class_id)
+                                    running.class_id, frame.index)
         self.latest = (frame, counted.result.people, counted.result, running.class_id)
         times = counted.times
         self.stats.add("decode", frame.decode_s)
@@ -170,7 +186,7 @@ class CameraWorker(threading.Thread):
 
     def _maybe_emit(self, frame: Frame, counted: FrameCount, model: str) -> None:
         result = counted.result
-        crossings, totals = self.totals.record(result, frame.ts, frame.index, model)
+        crossings, totals = self.totals.record(result, model)
         key = (counted.occupancy, totals.in_total, totals.out_total, totals.period_start)
         now = time.monotonic()
         if key == self._last and now - self._last_emit < self.heartbeat_s:

@@ -43,10 +43,11 @@ class CrossingMessage(_Payload):
     id: str = Field(description="Event id, unique across restarts: `<device_id>/<camera>/<store>/<seq>` "
                     "(`store`: random id of the agent's state file). Drop an id already seen.")
     seq: int = Field(ge=0, description="Per-camera crossing number, +1 per crossing, survives restarts and periods.")
-    ts: float = Field(description="Unix time (s) of the frame the crossing was counted on.")
+    ts: float = Field(description="Unix time (s) of the frame the person crossed on (the message follows the "
+                      "line's `confirm_s` later).")
     camera: str = Field(description="Camera name from the config.")
     direction: Literal["in", "out"] = Field(description="`in`: towards the line's inside point; `out`: away.")
-    frame: int = Field(ge=0, description="Index of the frame in this camera's stream.")
+    frame: int = Field(ge=0, description="Index of the frame the person crossed on, in this camera's stream.")
     track: int = Field(description="Tracker id of the person who crossed (unique within a run only).")
     model: str = Field(description="`name@version` of the model that saw the crossing.")
     in_total: int = Field(alias="in", ge=0, description="The period's `in` total after this crossing.")

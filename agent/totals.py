@@ -145,10 +145,10 @@ class TotalsKeeper:
                  reset.isoformat(), old.in_total, old.out_total)
         return True
 
-    def record(self, result: CountResult, ts: float, frame: int, model: str) -> tuple[list[CrossingMessage],
-                                                                                         CameraTotals]:
-        """One message per crossing of the frame, numbered, with the totals after it; and the totals after
-        the frame. Nothing changes here until the worker adopts the returned totals."""
+    def record(self, result: CountResult, model: str) -> tuple[list[CrossingMessage], CameraTotals]:
+        """One message per crossing confirmed on the frame (stamped with the frame it crossed on), numbered,
+        with the totals after it; and the totals after the frame. Nothing changes here until the worker
+        adopts the returned totals."""
         state = self.state
         messages = []
         for crossing in result.crossings:
@@ -156,8 +156,8 @@ class TotalsKeeper:
             state = replace(state, next_crossing=seq + 1, in_total=state.in_total + (crossing.direction == "in"),
                             out_total=state.out_total + (crossing.direction == "out"))
             messages.append(CrossingMessage(
-                id=f"{self.id_prefix}/{seq}", seq=seq, ts=ts, camera=state.camera, direction=crossing.direction,
-                frame=frame, track=crossing.track_id, model=model, in_total=state.in_total,
-                out_total=state.out_total, period_start=state.period_start,
+                id=f"{self.id_prefix}/{seq}", seq=seq, ts=crossing.ts, camera=state.camera,
+                direction=crossing.direction, frame=crossing.frame, track=crossing.track_id, model=model,
+                in_total=state.in_total, out_total=state.out_total, period_start=state.period_start,
             ))
         return messages, state

@@ -11,8 +11,8 @@ the test part (count) or on the whole clip (crossings, occupancy changes). Final
 
 Columns: count MAE (published occupancy vs the labelled range) on the calibration frames (where choices
 are made) and on the test frames, raw MAE (per-frame count, test frames),
-in/out recall and precision (crossings matched by direction within 10 frames), occupancy changes per
-second of video.
+in/out recall over every labelled crossing and over the ones the labeller was sure of, precision
+(crossings matched by direction within 10 frames), occupancy changes per second of video.
 """
 
 from __future__ import annotations
@@ -121,10 +121,11 @@ def deployed(args: argparse.Namespace, config: AgentConfig, labels: HandLabels, 
 def _line(r: dict[str, Any]) -> str:
     c = r["crossings"]
     rec = "-" if c["recall"] is None else f"{c['recall']:.2f}"
+    sure = "-" if c.get("recall_sure") is None else f"{c['recall_sure']:.2f}"
     prec = "-" if c["precision"] is None else f"{c['precision']:.2f}"
     return (f"| {r['name']} | {r['tiling']} | {r['threshold']:.2f} | {r['window_s']} / {r['hold_s']} | "
             f"{r['calibration_count_mae']:.3f} | {r['count_mae']:.3f} | "
-            f"{r['raw_count_mae']:.3f} | {rec} ({c['matched']}/{c['labelled']}) | {prec} ({c['counted']}) | "
+            f"{r['raw_count_mae']:.3f} | {rec} ({c['matched']}/{c['labelled']}) | {sure} | {prec} ({c['counted']}) | "
             f"{r['changes_per_s']:.2f} |")
 
 
@@ -146,8 +147,8 @@ def main() -> int:
     config, labels = load_config(args.config), load_labels(args.labels)
     store, core = ModelStore(config.model.store), ov.Core()
     header = ("| model | tiling | threshold | window / hold s | count MAE (calibration) | count MAE (test) "
-              "| raw MAE (test) | in/out recall | precision (counted) | changes/s |\n"
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+              "| raw MAE (test) | in/out recall | recall (sure ones) | precision (counted) | changes/s |\n"
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     smoothing = config.cameras[0].occupancy or config.occupancy
     if args.record_from:
         rows = json.loads(args.record_from.read_text())["candidates"]

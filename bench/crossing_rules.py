@@ -1,8 +1,8 @@
 """In/out against hand labels under every line and tracker setting: is there a rule that counts right?
 
 Each model's detections of the clip are computed once (at its calibrated threshold), then the counting
-path is replayed under every combination of the line's dead band and `min_frames` and the tracker's
-IoU threshold and `max_missed`. Settings are judged on the calibration part's crossings (frames before the
+path is replayed under every combination of the line's dead band, `min_frames` and `confirm_s` and the
+tracker's IoU threshold and `max_missed`. Settings are judged on the calibration part's crossings (frames before the
 labels' `test_from_frame`); the test part's are printed beside them, never used to choose.
 
     .venv/bin/python bench/crossing_rules.py --models ssd-mobilenet@384x288-cp1.5x ssd-mobilenet@1 \
@@ -45,12 +45,13 @@ def sweep(config: AgentConfig, cached: dict[str, tuple[list[CachedFrame], float,
     camera = config.cameras[0]
     assert camera.line is not None
     rows = []
-    for band, min_frames, iou, missed in itertools.product(args.bands, args.min_frames, args.iou, args.max_missed):
-        line = camera.line.model_copy(update={"band": band, "min_frames": min_frames})
+    for band, min_frames, confirm, iou, missed in itertools.product(args.bands, args.min_frames, args.confirm,
+                                                                     args.iou, args.max_missed):
+        line = camera.line.model_copy(update={"band": band, "min_frames": min_frames, "confirm_s": confirm})
         cam: CameraConfig = camera.model_copy(update={"line": line})
         tracker = TrackerConfig(iou_threshold=iou, max_missed=missed)
-        row: dict[str, Any] = {"band": band, "min_frames": min_frames, "iou_threshold": iou, "max_missed": missed,
-                               "models": {}}
+        row: dict[str, Any] = {"band": band, "min_frames": min_frames, "confirm_s": confirm, "iou_threshold": iou,
+                               "max_missed": missed, "models": {}}
         for ref, (frames, threshold, class_id) in cached.items():
             run = replay(lambda c=cam, t=tracker: CountPath(c, t, config.occupancy), frames, threshold, class_id)
             row["models"][ref] = {part: score_report(run, labels.part(part), part)["crossings"]
@@ -65,8 +66,8 @@ def sweep(config: AgentConfig, cached: dict[str, tuple[list[CachedFrame], float,
 def _line(row: dict[str, Any]) -> str:
     cells = " | ".join(f"{m['calibration']['matched']}/{m['calibration']['counted']} "
                        f"{m['test']['matched']}/{m['test']['counted']}" for m in row["models"].values())
-    return (f"| {row['band']} | {row['min_frames']} | {row['iou_threshold']} | {row['max_missed']} | "
-            f"{row['errors']['calibration']} | {row['errors']['test']} | {cells} |")
+    return (f"| {row['band']} | {row['min_frames']} | {row['confirm_s']} | {row['iou_threshold']} | "
+            f"{row['max_missed']} | {row['errors']['calibration']} | {row['errors']['test']} | {cells} |")
 
 
 def main() -> int:
@@ -76,6 +77,8 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", required=True, help="NAME@VERSION, each at its manifest's threshold")
     parser.add_argument("--bands", nargs="+", type=float, default=[0.0, 0.002, 0.004, 0.006, 0.01])
     parser.add_argument("--min-frames", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--confirm", nargs="+", type=float, default=[0.0, 0.3, 0.5, 0.7, 1.0],
+                        help="the line's confirm_s values")
     parser.add_argument("--iou", nargs="+", type=float, default=[0.2, 0.3, 0.4])
     parser.add_argument("--max-missed", nargs="+", type=int, default=[2, 5, 10])
     parser.add_argument("--json", type=Path, help="write every row here")
@@ -92,15 +95,16 @@ def main() -> int:
                              video_frames(camera.source), running.threshold)
         cached[ref] = (frames, running.threshold, running.class_id)
     rows = sweep(config, cached, labels, args)
-    print("| band | min_frames | IoU | max_missed | errors (calibration) | errors (test) | "
+    print("| band | min_frames | confirm_s | IoU | max_missed | errors (calibration) | errors (test) | "
           + " | ".join(args.models) + " |")
-    print("| --- " * (6 + len(args.models)) + "|")
+    print("| --- " * (7 + len(args.models)) + "|")
     for row in sorted(rows, key=lambda r: (r["errors"]["calibration"], r["errors"]["test"])):
         print(_line(row))
-    own = (camera.line.band, camera.line.min_frames, config.tracker.iou_threshold, config.tracker.max_missed)
-    print(f"\nat {args.config.name}'s setting {own} (band, min_frames, IoU, max_missed), the errors:")
+    own = (camera.line.band, camera.line.min_frames, camera.line.confirm_s, config.tracker.iou_threshold,
+           config.tracker.max_missed)
+    print(f"\nat {args.config.name}'s setting {own} (band, min_frames, confirm_s, IoU, max_missed), the errors:")
     for row in rows:
-        if (row["band"], row["min_frames"], row["iou_threshold"], row["max_missed"]) == own:
+        if (row["band"], row["min_frames"], row["confirm_s"], row["iou_threshold"], row["max_missed"]) == own:
             for ref, m in row["models"].items():
                 missed = m["calibration"]["missed_frames"] + m["test"]["missed_frames"]
                 spurious = [(e["frame"], e["direction"]) for e in m["calibration"]["spurious"] + m["test"]["spurious"]]

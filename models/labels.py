@@ -52,6 +52,8 @@ class CrossingLabel(_Strict):
     frame: int = Field(ge=0, description="First frame with the body centre on the new side.")
     direction: Literal["in", "out"]
     x: float | None = Field(default=None, ge=0.0, le=1.0, description="Where on the line (normalised x).")
+    doubtful: bool = Field(default=False, description="The labeller could not tell whether this is a crossing "
+                           "(the note says why): scores give recall with and without it.")
     note: str = ""
 
 
@@ -137,10 +139,22 @@ class CrossingScore:
     """Frames of the labelled crossings no counted one matched."""
     spurious: tuple[tuple[int, str], ...] = ()
     """(frame, direction) of the counted crossings that match no label."""
+    doubtful: int = 0
+    """How many of the labelled crossings are marked doubtful."""
+    doubtful_missed: tuple[int, ...] = ()
+    """Frames of the missed ones that are doubtful."""
 
     @property
     def recall(self) -> float | None:
+        """Matched over every labelled crossing, doubtful ones included."""
         return self.matched / self.labelled if self.labelled else None
+
+    @property
+    def recall_sure(self) -> float | None:
+        """Matched over the crossings the labeller was sure of (a doubtful one missed is not held against it)."""
+        sure = self.labelled - self.doubtful
+        missed_sure = len(self.missed) - len(self.doubtful_missed)
+        return (sure - missed_sure) / sure if sure else None
 
     @property
     def precision(self) -> float | None:
@@ -162,6 +176,9 @@ def score_crossings(counted: list[tuple[int, str]], labels: list[CrossingLabel],
         if i not in used_counted and j not in used_labels:
             used_counted.add(i)
             used_labels.add(j)
+    missed = [label for j, label in enumerate(labels) if j not in used_labels]
     return CrossingScore(len(labels), len(counted), len(used_counted), tolerance,
-                         missed=tuple(label.frame for j, label in enumerate(labels) if j not in used_labels),
-                         spurious=tuple(event for i, event in enumerate(counted) if i not in used_counted))
+                         missed=tuple(label.frame for label in missed),
+                         spurious=tuple(event for i, event in enumerate(counted) if i not in used_counted),
+                         doubtful=sum(label.doubtful for label in labels),
+                         doubtful_missed=tuple(label.frame for label in missed if label.doubtful))

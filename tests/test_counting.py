@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agent.config import CameraConfig, LineConfig, TrackerConfig
-from agent.counting import CameraCounter, LineCounter, PolygonZone
+from agent.counting import CameraCounter, Crossing, LineCounter, PolygonZone
 from agent.detections import Detections
 from agent.tracker import IouTracker
 
@@ -27,12 +27,12 @@ def walk(y_from: float, y_to: float, steps: int, x: float = 320) -> list[tuple[f
     return [(x, y) for y in np.linspace(y_from, y_to, steps)]
 
 
-def run(counter: CameraCounter, frames: list[list[tuple[float, float]]]) -> tuple[int, int]:
-    result = None
-    for positions in frames:
-        result = counter.update(frame([person(x, y) for x, y in positions]), W, H, class_id=1)
-    assert result is not None
-    return result.in_total, result.out_total
+def run(counter: CameraCounter, frames: list[list[tuple[float, float]]], fps: float = 10.0) -> tuple[int, int]:
+    """Totals after the frames (taken `fps` a second) and the end of the stream."""
+    for index, positions in enumerate(frames):
+        counter.update(frame([person(x, y) for x, y in positions]), W, H, class_id=1, ts=index / fps, frame=index)
+    counter.flush()
+    return counter.totals
 
 
 def door_counter(line: LineConfig = DOOR) -> CameraCounter:
@@ -82,13 +82,41 @@ def test_crossing_beside_the_segment_is_not_counted() -> None:
     assert run(door_counter(short_door), [[a, b] for a, b in zip(beside, through, strict=True)]) == (1, 0)
 
 
-def test_line_counter_trigger_returns_arrays() -> None:
-    line = LineCounter(np.array([0, 100.0]), np.array([200, 100.0]), np.array([100, 200.0]), min_frames=1)
-    line.trigger(np.array([[50, 90.0]]), np.array([7]))
-    crossed_in, crossed_out = line.trigger(np.array([[50, 110.0]]), np.array([7]))
-    assert crossed_in.tolist() == [True] and crossed_out.tolist() == [False]
+def test_line_counter_trigger_returns_the_crossings_confirmed_on_the_frame() -> None:
+    line = LineCounter(np.array([0, 100.0]), np.array([200, 100.0]), np.array([100, 200.0]), min_frames=1,
+                       confirm_s=0.5)
+    line.trigger(np.array([[50, 90.0]]), np.array([7]), ts=0.0, frame=0)
+    assert line.trigger(np.array([[50, 110.0]]), np.array([7]), ts=0.1, frame=1) == []  # crossed, waiting
+    assert line.trigger(np.array([[50, 120.0]]), np.array([7]), ts=0.5, frame=5) == []
+    assert line.trigger(np.array([[50, 130.0]]), np.array([7]), ts=0.6, frame=6) == [Crossing(7, "in", 0.1, 1)]
+    assert (line.in_count, line.out_count) == (1, 0)
     line.reset()
     assert (line.in_count, line.out_count) == (0, 0)
+
+
+@pytest.mark.parametrize(("confirm_s", "expected"), [(0.0, (2, 1)), (0.5, (1, 0))])
+def test_a_crossing_undone_within_the_confirmation_time_counts_neither(confirm_s: float,
+                                                                         expected: tuple[int, int]) -> None:
+    """Someone steps onto the line, lingers, and their box flickers back across it for a few frames."""
+    door = DOOR.model_copy(update={"min_frames": 2, "confirm_s": confirm_s, "band": 0.0})
+    path = walk(150, 245, 8) + [(320, 245)] * 5 + [(320, 236)] * 3 + [(320, 245)] * 10
+    assert run(door_counter(door), [[p] for p in path]) == expected
+
+
+def test_a_track_that_ends_while_its_crossing_waits_still_counts() -> None:
+    door = DOOR.model_copy(update={"min_frames": 2, "confirm_s": 1.0})
+    path = [[p] for p in walk(150, 300, 10)] + [[]] * 20  # crosses, then leaves the view at once
+    assert run(door_counter(door), path) == (1, 0)
+
+
+def test_waiting_crossings_count_when_the_stream_ends() -> None:
+    door = DOOR.model_copy(update={"min_frames": 2, "confirm_s": 5.0})
+    counter = door_counter(door)
+    for index, (x, y) in enumerate(walk(150, 300, 10)):
+        result = counter.update(frame([person(x, y)]), W, H, class_id=1, ts=index / 10, frame=index)
+    assert (result.in_total, result.crossings) == (0, [])
+    flushed = counter.flush()
+    assert [(c.direction, c.frame) for c in flushed] == [("in", 6)] and counter.totals == (1, 0)
 
 
 @pytest.mark.parametrize(("band_px", "expected"), [(0.0, (1, 1)), (4.0, (0, 0))])

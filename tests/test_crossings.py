@@ -35,9 +35,11 @@ from tests import rectangle_agent
 from tests.helpers import Subscriber, agent_config, finish, write_clip
 from tests.test_totals import FakeClock, utc
 
-DOOR = LineConfig(start=(0.5, 0.0), end=(0.5, 1.0), inside=(0.75, 0.5), min_frames=2)
-"""A vertical line through the middle: walking right counts `in`, walking left `out`."""
-LINE_TOML = '\nline = { start = [0.5, 0.0], end = [0.5, 1.0], inside = [0.75, 0.5], min_frames = 2 }\n'
+DOOR = LineConfig(start=(0.5, 0.0), end=(0.5, 1.0), inside=(0.75, 0.5), min_frames=2, confirm_s=0.3)
+"""A vertical line through the middle: walking right counts `in`, walking left `out`. A crossing is
+confirmed 0.3 s later, well before the box walks back (14 frames)."""
+LINE_TOML = ('\nline = { start = [0.5, 0.0], end = [0.5, 1.0], inside = [0.75, 0.5], min_frames = 2, '
+             'confirm_s = 0.3 }\n')
 STEPS = 14
 """Frames from the left end to the right end; one back-and-forth is 2 * STEPS frames and two crossings."""
 
@@ -63,14 +65,14 @@ def frames_of(clip: Path) -> list[np.ndarray]:
 
 @contextmanager
 def door_camera(queue: Path, port: int, store: ModelStore, policy: ResetPolicy,
-                clock: FakeClock) -> Iterator[CameraWorker]:
+                clock: FakeClock, door: LineConfig = DOOR) -> Iterator[CameraWorker]:
     """The agent's wiring for one camera (as `Agent.start_link` and `start_cameras` do), stopped cleanly."""
     link = MqttLink(MqttConfig(host="127.0.0.1", port=port), Topics("headcount", "test-pc"), "test-agent")
     box = CountOutbox(queue, link)
     box.start()
     link.start()
     assert link.connected.wait(10)
-    camera = CameraConfig(name="door", source="door.avi", line=DOOR)
+    camera = CameraConfig(name="door", source="door.avi", line=door)
     keeper = TotalsKeeper.restore("door", box.totals("door"), policy, f"test-pc/door/{box.store_id}", clock)
     stop = threading.Event()
     worker = CameraWorker(CameraReader(camera, stop), CountPath(camera, TrackerConfig(), OccupancyConfig()),
@@ -85,8 +87,10 @@ def door_camera(queue: Path, port: int, store: ModelStore, policy: ResetPolicy,
 
 
 def play(worker: CameraWorker, images: list[np.ndarray], clock: FakeClock, first_index: int = 0) -> None:
+    """The frames one by one at 10 fps of the fake clock."""
     for index, image in enumerate(images, first_index):
         worker.process(Frame(image, index, clock(), 0.0))
+        clock.now += 0.1
 
 
 def unique(sub: Subscriber, suffix: str, key: str) -> list[dict]:
@@ -157,6 +161,24 @@ def test_the_reset_time_starts_a_new_period(tmp_path: Path, broker, subscribe, s
     assert [(c["in"], c["out"]) for c in first_of_each[1:]] == [(0, 0), (0, 0)], "a new period starts at 0"
     assert datetime.fromisoformat(starts[-1]) == datetime(2024, 5, 3, 6, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     assert all(datetime.fromisoformat(s).tzinfo == timezone.utc for s in starts)
+
+
+def test_a_crossing_still_waiting_when_the_stream_ends_is_published(tmp_path: Path, broker, subscribe,
+                                                                    store: ModelStore) -> None:
+    sub = subscribe(broker.port, "headcount/#")
+    images = frames_of(walks(tmp_path, trips=1))[:STEPS]  # walks right across the line, and the clip ends
+    clock = FakeClock(utc(2024, 5, 2, 9, 0))
+    with door_camera(tmp_path / "queue.sqlite", broker.port, store, ResetPolicy(), clock,
+                     DOOR.model_copy(update={"confirm_s": 60.0})) as worker:
+        play(worker, images, clock)
+        assert worker.path.counter.totals == (0, 0), "confirmed a minute later, not yet"
+        worker.flush_crossings()  # what the worker's thread does when its stream ends or the agent stops
+        assert worker.totals.state.in_total == 1
+    assert sub.wait_for(lambda s: len(s.payloads("/door/crossing")) >= 1, timeout=10)
+    [crossing] = unique(sub, "/door/crossing", "seq")
+    assert (crossing["direction"], crossing["in"]) == ("in", 1)
+    assert 0 < crossing["frame"] < STEPS - 2, "stamped with the frame the box crossed on, not the last one"
+    assert unique(sub, "/door/count", "seq")[-1]["in"] == 1
 
 
 @pytest.mark.slow

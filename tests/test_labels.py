@@ -68,6 +68,19 @@ def test_score_counts_uses_only_predicted_labelled_frames() -> None:
     assert (score.frames, score.mae, score.mae_best) == (2, 0.5, 1.0)
 
 
+@pytest.mark.parametrize(("counted", "recall", "recall_sure", "precision"), [
+    ([(100, "in")], 0.5, 1.0, 1.0),  # the doubtful one missed: not held against the count
+    ([(100, "in"), (200, "out")], 1.0, 1.0, 1.0),  # counted: a match, not spurious
+    ([(200, "out")], 0.5, 0.0, 1.0),
+])
+def test_a_doubtful_crossing_counts_either_way(counted: list[tuple[int, str]], recall: float, recall_sure: float,
+                                               precision: float) -> None:
+    labels = [CrossingLabel(frame=100, direction="in"), CrossingLabel(frame=200, direction="out", doubtful=True)]
+    score = score_crossings(counted, labels)
+    assert (score.recall, score.recall_sure, score.precision) == (recall, recall_sure, precision)
+    assert score.doubtful == 1 and score.doubtful_missed == (() if (200, "out") in counted else (200,))
+
+
 def test_crossings_match_one_to_one_by_direction_within_tolerance() -> None:
     labels = [CrossingLabel(frame=100, direction="in"), CrossingLabel(frame=104, direction="in"),
               CrossingLabel(frame=300, direction="out")]

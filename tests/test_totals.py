@@ -70,10 +70,10 @@ def test_totals_and_crossing_numbers_are_queued_together_and_restored(tmp_path: 
     box = outbox(tmp_path / "q.sqlite")
     keeper = TotalsKeeper.restore("door", box.totals("door"), SIX_BERLIN, f"pc/door/{box.store_id}", clock)
     assert keeper.state == CameraTotals("door", utc(2024, 5, 2, 4, 0))  # today's 06:00 CEST
-    result = CountResult(2, 2, 1, [Crossing(7, "in"), Crossing(8, "in"), Crossing(9, "out")])
-    crossings, totals = keeper.record(result, ts=1.5, frame=42, model="m@1")
-    assert [(c.seq, c.direction, c.track, c.in_total, c.out_total) for c in crossings] == \
-        [(0, "in", 7, 1, 0), (1, "in", 8, 2, 0), (2, "out", 9, 2, 1)]
+    result = CountResult(2, 2, 1, [Crossing(7, "in", 1.5, 42), Crossing(8, "in", 1.6, 43), Crossing(9, "out", 1.6, 43)])
+    crossings, totals = keeper.record(result, model="m@1")
+    assert [(c.seq, c.direction, c.track, c.in_total, c.out_total, c.frame) for c in crossings] == \
+        [(0, "in", 7, 1, 0, 42), (1, "in", 8, 2, 0, 43), (2, "out", 9, 2, 1, 43)]
     assert [c.id for c in crossings] == [f"pc/door/{box.store_id}/{n}" for n in range(3)]
     assert keeper.state.in_total == 0, "nothing is adopted before it was queued"
     box.put(count(totals), crossings, totals)
