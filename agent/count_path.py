@@ -14,6 +14,7 @@ from agent.config import CameraConfig, OccupancyConfig, TilingConfig, TrackerCon
 from agent.counting import CameraCounter, CountResult
 from agent.detections import Detections
 from agent.detector import InferSession, StageTimes
+from agent.inference_pool import Pending
 from agent.occupancy import OccupancySmoother, SmoothingSettings
 from agent.tiling import detect_tiled
 
@@ -25,6 +26,35 @@ class FrameCount:
     result: CountResult
     occupancy: int
     times: StageTimes
+
+
+@dataclass
+class StartedFrame:
+    """A frame whose detection was started (tiled frames: already done); `CountPath.finish` counts it."""
+
+    size: tuple[int, int]  # (width, height)
+    threshold: float
+    in_flight: Pending | None = None
+    done: tuple[Detections, StageTimes] | None = None
+
+    def wait(self) -> None:
+        """Until the device has finished with the frame (its detections are not decoded yet)."""
+        if self.in_flight is not None:
+            self.in_flight.wait()
+
+    def detections(self) -> tuple[Detections, StageTimes]:
+        """Wait for the detections (once)."""
+        if self.in_flight is not None:
+            return self.in_flight.result(self.threshold)
+        assert self.done is not None
+        return self.done
+
+    def abandon(self) -> None:
+        """Give the request back without counting (the frame before it failed)."""
+        try:
+            self.detections()
+        except Exception:  # noqa: BLE001 - its own error is not the one being reported
+            pass
 
 
 class CountPath:
@@ -57,9 +87,27 @@ class CountPath:
     def process(self, session: InferSession, image: np.ndarray, ts: float, threshold: float,
                 class_id: int, frame: int = 0) -> FrameCount:
         """Count one frame taken at `ts` (seconds, in stream order), index `frame` in its stream."""
-        detections, times = self.detect(session, image, threshold)
+        started = self.start(session, image, threshold)
+        assert started is not None
+        return self.finish(started, ts, class_id, frame)
+
+    def start(self, session: InferSession, image: np.ndarray, threshold: float,
+              wait: bool = True) -> StartedFrame | None:
+        """Start detecting on a frame; with `wait=False` only on a request idle now (None if there is none).
+
+        A tiled frame is detected here, window after window, and never started early.
+        """
         height, width = image.shape[:2]
-        return self.count(detections, width, height, ts, class_id, times, frame)
+        if self.tiles is not None:
+            return StartedFrame((width, height), threshold, done=self.detect(session, image, threshold)) if wait \
+                else None
+        in_flight = session.start(image) if wait else session.try_start(image)
+        return None if in_flight is None else StartedFrame((width, height), threshold, in_flight)
+
+    def finish(self, started: StartedFrame, ts: float, class_id: int, frame: int = 0) -> FrameCount:
+        """Count a started frame (frames of one camera are finished in the order they were started)."""
+        detections, times = started.detections()
+        return self.count(detections, *started.size, ts, class_id, times, frame)
 
     def count(self, detections: Detections, width: int, height: int, ts: float, class_id: int,
               times: StageTimes | None = None, frame: int = 0) -> FrameCount:

@@ -3,9 +3,12 @@
 One request per camera thread (what the agent had) gives eight cameras eight requests queued on a
 device that runs two at a time (the THROUGHPUT hint's streams on a 2-core CPU); each costs memory and
 none adds throughput. The pool holds the number the compiled model asks for
-(`OPTIMAL_NUMBER_OF_INFER_REQUESTS`); a camera thread borrows one for a frame (or a tiling window),
-starts it, waits with the GIL released, decodes and gives it back. Each camera still has one frame in
-flight at a time, so its counts stay in frame order; several cameras keep every stream busy.
+(`OPTIMAL_NUMBER_OF_INFER_REQUESTS`) plus one spare; a camera thread borrows one for a frame (or a
+tiling window), starts it, and later waits for it with the GIL released, decodes and gives it back.
+While a camera's frame is in flight it may start its next frame on an idle request (`try_start`), so
+the device works on it while the camera's thread decodes, counts and publishes the previous one; it
+never waits for a second request (two cameras each holding one and waiting for another would block
+each other). Counts stay in frame order: a camera finishes its frames in the order it started them.
 
 The frame goes in as it is: a whole BGR frame is wrapped without a copy (the compiled model resizes it,
 see `agent.detector.build_preprocessing`); only a crop that is not contiguous (a tiling window) is copied.
@@ -44,10 +47,24 @@ class StageTimes:
         self.wait += other.wait
 
 
+class Pending(Protocol):
+    """A started detection."""
+
+    def wait(self) -> None:
+        """Until the device has finished (nothing decoded yet)."""
+
+    def result(self, score_threshold: float) -> tuple[Detections, StageTimes]:
+        """The detections from `score_threshold` (call once)."""
+
+
 class InferSession(Protocol):
     """What the counting path detects with: the pool, or a stand-in in tests."""
 
     def run(self, image: np.ndarray, score_threshold: float) -> tuple[Detections, StageTimes]: ...
+
+    def start(self, image: np.ndarray) -> Pending: ...
+
+    def try_start(self, image: np.ndarray) -> Pending | None: ...
 
 
 def optimal_requests(compiled: ov.CompiledModel) -> int:
@@ -63,36 +80,76 @@ def frame_tensor(image: np.ndarray) -> ov.Tensor:
     return ov.Tensor(np.ascontiguousarray(image)[None], shared_memory=True)
 
 
+class InFlight:
+    """One started inference: `result()` waits for it, decodes it and gives its request back (call once)."""
+
+    def __init__(self, pool: InferencePool, request: ov.InferRequest, width: int, height: int, started: float,
+                 times: StageTimes) -> None:
+        self._pool, self._request = pool, request
+        self._size, self._started, self._times = (width, height), started, times
+
+    def wait(self) -> None:
+        """Until the device has finished it (the GIL is released meanwhile); `result` then only decodes."""
+        self._request.wait()
+
+    def result(self, score_threshold: float) -> tuple[Detections, StageTimes]:
+        times = self._times
+        try:
+            self._request.wait()  # the GIL is released while the device works
+            t3 = time.perf_counter()
+            detections = self._pool.decoder(self._request.results, *self._size, score_threshold)
+        finally:
+            self._pool._give_back(self._request)
+        times.infer, times.postprocess = t3 - self._started, time.perf_counter() - t3
+        return detections, times
+
+
 class InferencePool:
     """A fixed set of infer requests on one compiled model, borrowed one at a time by any thread."""
 
     def __init__(self, compiled: ov.CompiledModel, decoder: Decoder, size: int | None = None) -> None:
         self.decoder = decoder
-        self.size = size or optimal_requests(compiled)
+        self.size = size or optimal_requests(compiled) + 1  # a spare: a camera starts its next frame early
         self._idle: queue.LifoQueue[ov.InferRequest] = queue.LifoQueue()
         for _ in range(self.size):
             self._idle.put(compiled.create_infer_request())
 
     def run(self, image: np.ndarray, score_threshold: float) -> tuple[Detections, StageTimes]:
         """Detect on one BGR u8 image of any size; blocks until a request is free and has run."""
-        times = StageTimes()
+        started = self.start(image)
+        assert started is not None
+        return started.result(score_threshold)
+
+    def start(self, image: np.ndarray) -> InFlight:
+        """Start detecting on `image`, waiting for a free request if none is idle."""
+        started = self._start(image, block=True)
+        assert started is not None
+        return started
+
+    def try_start(self, image: np.ndarray) -> InFlight | None:
+        """Start detecting on `image` if a request is idle now; None (nothing started) if not."""
+        return self._start(image, block=False)
+
+    def _start(self, image: np.ndarray, block: bool) -> InFlight | None:
         t0 = time.perf_counter()
-        height, width = image.shape[:2]
         tensor = frame_tensor(image)
         t1 = time.perf_counter()
-        request = self._idle.get()  # LIFO: the request used last is the one whose memory is warm
+        try:
+            request = self._idle.get(block)  # LIFO: the request used last is the one whose memory is warm
+        except queue.Empty:
+            return None
         t2 = time.perf_counter()
         try:
             request.set_input_tensor(tensor)
             request.start_async()
-            request.wait()  # the GIL is released while the device works
-            t3 = time.perf_counter()
-            detections = self.decoder(request.results, width, height, score_threshold)
-        finally:
+        except BaseException:
             self._idle.put(request)
-        t4 = time.perf_counter()
-        times.preprocess, times.wait, times.infer, times.postprocess = t1 - t0, t2 - t1, t3 - t2, t4 - t3
-        return detections, times
+            raise
+        times = StageTimes(preprocess=t1 - t0, wait=t2 - t1)
+        return InFlight(self, request, image.shape[1], image.shape[0], t2, times)
+
+    def _give_back(self, request: ov.InferRequest) -> None:
+        self._idle.put(request)
 
     def run_all_once(self, image: np.ndarray) -> None:
         """Run every request once at the same time on `image` (warms each stream, not only the first)."""

@@ -1,8 +1,9 @@
 """Per-camera processing: newest frame -> detector -> counter -> count message.
 
-Each camera has its own worker thread and its own infer request, so several cameras keep the device
-busy at once (the GIL is released while a request runs). The detector is read from `ActiveModel` once
-per frame: a model swap takes effect between two frames and never inside one.
+Each camera has its own worker thread; requests come from the model's pool (`agent.inference_pool`), so
+several cameras keep the device busy at once (the GIL is released while a request runs), and one camera
+starts its next frame while it counts the last. The detector is read from `ActiveModel` once per frame: a
+model swap takes effect between two frames and never inside one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from agent.config import ModelConfig
-from agent.count_path import CountPath, FrameCount
+from agent.count_path import CountPath, FrameCount, StartedFrame
 from agent.counting import CountResult
 from agent.detector import Detector, StageTimes
 from agent.stream import CameraReader, Frame
@@ -67,6 +68,15 @@ class ActiveModel:
     def swap(self, running: RunningModel) -> RunningModel:
         old, self.current = self.current, running
         return old
+
+
+@dataclass(frozen=True)
+class _FrameInFlight:
+    """A camera's frame whose detection was started on `running`'s model, not yet counted."""
+
+    frame: Frame
+    running: RunningModel
+    started: StartedFrame
 
 
 Emit = Callable[[CountMessage, Sequence[CrossingMessage], CameraTotals], object]
@@ -130,19 +140,63 @@ class CameraWorker(threading.Thread):
         return self.reader.state == "ended" and not self.reader.is_alive()
 
     def run(self) -> None:
+        """Frames until stopped or the stream ends.
+
+        When the device has finished a frame, the newest frame is started (on an idle request) before the
+        finished one is decoded, counted and published, so the device works meanwhile; without a new frame
+        the finished one is counted at once.
+        """
+        in_flight: _FrameInFlight | None = None
         while not self.stop_event.is_set():
-            frame = self.reader.slot.take(timeout=0.5)
-            if frame is None:
-                if self.finished:
-                    break
-                continue
+            frame = None
+            if in_flight is None:
+                frame = self.reader.slot.take(timeout=0.5)
+                if frame is None:
+                    if self.finished:
+                        break
+                    continue
             try:
-                self.process(frame)
+                in_flight = self._step(in_flight, frame)
             except Exception as exc:  # a device error must not kill the camera's thread
+                in_flight = None
                 log.error("camera %s: inference failed: %s", self.camera, exc)
                 self.on_error(self.camera, exc)
                 self.stop_event.wait(0.5)
+        if in_flight is not None:
+            try:
+                self._finish(in_flight)
+            except Exception as exc:  # stopping: the frame is lost, its request was given back
+                log.error("camera %s: the last frame failed: %s", self.camera, exc)
         self.flush_crossings()
+
+    def _step(self, in_flight: _FrameInFlight | None, frame: Frame | None) -> _FrameInFlight | None:
+        """Start the next frame, then count the one in flight; returns the frame now in flight.
+
+        With a frame in flight, the next one is the newest when the device has finished it, started on an
+        idle request (never waiting for one: two cameras each holding one would wait for each other).
+        Whatever fails, every request started here or passed in is given back.
+        """
+        started = None
+        try:
+            if in_flight is not None:
+                in_flight.started.wait()
+                frame = self.reader.slot.take(timeout=0.0)
+            if frame is not None:
+                started = self._start(frame, wait=in_flight is None)
+                if started is None:  # no idle request: count the frame in flight first, then wait for one
+                    assert in_flight is not None
+                    pending, in_flight = in_flight, None
+                    self._finish(pending)
+                    started = self._start(frame, wait=True)
+            if in_flight is not None:
+                pending, in_flight = in_flight, None
+                self._finish(pending)
+        except BaseException:
+            for left in (started, in_flight):
+                if left is not None:
+                    left.started.abandon()
+            raise
+        return started
 
     def flush_crossings(self) -> None:
         """The stream ended or the agent stops: crossings still waiting for confirmation are counted now."""
@@ -159,15 +213,24 @@ class CameraWorker(threading.Thread):
             log.error("camera %s: %d crossings at the end were not queued: %s", self.camera, len(crossings), exc)
 
     def process(self, frame: Frame) -> FrameCount:
+        """Detect and count one frame, synchronously."""
+        started = self._start(frame, wait=True)
+        assert started is not None
+        return self._finish(started)
+
+    def _start(self, frame: Frame, wait: bool) -> _FrameInFlight | None:
         running = self.active.current  # the swap point: one model for the whole frame
-        detector = running.detector
+        started = self.path.start(running.detector.session(), frame.image, running.threshold, wait)
+        return None if started is None else _FrameInFlight(frame, running, started)
+
+    def _finish(self, in_flight: _FrameInFlight) -> FrameCount:
+        frame, running = in_flight.frame, in_flight.running
         if running is not self._running:
             self._running = running
             self.switch_frames.append((running, frame.index))
         if self.totals.roll_over():  # a reset time passed: this frame counts in the new period
             self.path.counter.restore(0, 0)
-        counted = self.path.process(detector.session(), frame.image, frame.ts, running.threshold,
-                                    running.class_id, frame.index)
+        counted = self.path.finish(in_flight.started, frame.ts, running.class_id, frame.index)
         self.latest = (frame, counted.result.people, counted.result, running.class_id)
         times = counted.times
         self.stats.add("decode", frame.decode_s)
@@ -181,7 +244,7 @@ class CameraWorker(threading.Thread):
         if self.first_inference is None:
             self.first_inference = self.last_inference
         self.max_count = max(self.max_count, counted.occupancy)
-        self._maybe_emit(frame, counted, detector.manifest.ref)
+        self._maybe_emit(frame, counted, running.detector.manifest.ref)
         return counted
 
     def _maybe_emit(self, frame: Frame, counted: FrameCount, model: str) -> None:

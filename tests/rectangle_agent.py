@@ -37,6 +37,12 @@ class RectangleSession:
     def __init__(self, class_id: int) -> None:
         self.class_id = class_id
 
+    def start(self, frame: np.ndarray) -> _Found:
+        return _Found(self, frame)
+
+    def try_start(self, frame: np.ndarray) -> _Found:
+        return _Found(self, frame)
+
     def run(self, frame: np.ndarray, score_threshold: float) -> tuple[Detections, StageTimes]:
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         _, mask = cv2.threshold(gray, 200, 255, cv2.THRESH_BINARY)
@@ -45,6 +51,19 @@ class RectangleSession:
         n = len(boxes)
         return Detections(np.array(boxes, np.float32).reshape(-1, 4), np.full(n, 0.99), np.full(n, self.class_id)), \
             StageTimes()
+
+
+class _Found:
+    """A "started" detection of the stand-in: found when asked for."""
+
+    def __init__(self, session: RectangleSession, frame: np.ndarray) -> None:
+        self.session, self.frame = session, frame
+
+    def wait(self) -> None:
+        pass
+
+    def result(self, score_threshold: float) -> tuple[Detections, StageTimes]:
+        return self.session.run(self.frame, score_threshold)
 
 
 class RectangleDetector(Detector):

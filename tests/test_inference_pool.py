@@ -21,7 +21,9 @@ import pytest
 from agent.config import CameraConfig, ModelConfig, OccupancyConfig, TrackerConfig
 from agent.control import ControlContext, Controller, prepare_model
 from agent.count_path import CountPath
+from agent.decoders import Decoder
 from agent.detector import Detector, choose_hint
+from agent.inference_pool import InferencePool, InFlight
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel
 from agent.stream import CameraReader
 from agent.telemetry import StageStats
@@ -51,10 +53,10 @@ def several(store: ModelStore) -> RunningModel:
     return running
 
 
-def test_several_cameras_compile_for_throughput_with_the_optimal_requests(several: RunningModel) -> None:
+def test_several_cameras_compile_for_throughput_with_the_optimal_requests_and_a_spare(several: RunningModel) -> None:
     compiled = several.detector.compiled
     assert reported(compiled, "PERFORMANCE_HINT") == "THROUGHPUT"
-    assert several.detector.pool.size == int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    assert several.detector.pool.size == int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")) + 1
 
 
 def vtest_clip(source: Path, path: Path, start: int, frames: int) -> Path:
@@ -119,6 +121,47 @@ def test_counts_stay_per_camera_and_in_order_under_pooled_requests(several: Runn
         assert all(m.camera == camera for m in received)
         assert [m.raw_count for m in received] == expected[camera], f"{camera}: counts differ from its own clip's"
     assert len({tuple(counts) for counts in expected.values()}) > 1, "the clips should not all count alike"
+
+
+class WatchedPool(InferencePool):
+    """The real pool, noting the most requests one camera had out at once."""
+
+    def __init__(self, compiled: ov.CompiledModel, decoder: Decoder) -> None:
+        super().__init__(compiled, decoder)
+        self.out = self.most_out = 0
+
+    def _start(self, image: np.ndarray, block: bool) -> InFlight | None:
+        started = super()._start(image, block)
+        if started is not None:
+            self.out += 1
+            self.most_out = max(self.most_out, self.out)
+        return started
+
+    def _give_back(self, request: ov.InferRequest) -> None:
+        self.out -= 1
+        super()._give_back(request)
+
+
+def test_one_camera_starts_its_next_frame_before_counting_the_last(store: ModelStore, sample_video: Path,
+                                                                   tmp_path: Path) -> None:
+    running, _, _ = prepare_model(store, ov.Core(), ModelConfig(store=store.root, devices=["CPU"]),
+                                  "person-ssdlite", "1", cameras=1)
+    detector = running.detector
+    assert reported(detector.compiled, "PERFORMANCE_HINT") == "LATENCY" and detector.pool.size == 2
+    clip = vtest_clip(sample_video, tmp_path / "c.avi", 200, 12)
+    expected = [int((detector.pool.run(image, running.threshold)[0].class_id == running.class_id).sum())
+                for image in clip_frames(clip)]
+    detector.pool = WatchedPool(detector.compiled, detector.decoder)
+    stop = threading.Event()
+    workers, messages = start_cameras([clip], ActiveModel(running), stop, loop=False)
+    try:
+        wait_until(lambda: not workers[0].is_alive())
+    finally:
+        stop.set()
+    assert [m.frame for m in messages["cam0"]] == list(range(12)), "frames missing or out of order"
+    assert [m.raw_count for m in messages["cam0"]] == expected
+    assert detector.pool.most_out == 2, "the next frame was never started while the last was counted"
+    assert detector.pool.out == 0, "a request was not given back"
 
 
 def version_2(store: ModelStore, root: Path) -> ModelStore:
