@@ -116,9 +116,7 @@ class InferencePool:
 
     def run(self, image: np.ndarray, score_threshold: float) -> tuple[Detections, StageTimes]:
         """Detect on one BGR u8 image of any size; blocks until a request is free and has run."""
-        started = self.start(image)
-        assert started is not None
-        return started.result(score_threshold)
+        return self.start(image).result(score_threshold)
 
     def start(self, image: np.ndarray) -> InFlight:
         """Start detecting on `image`, waiting for a free request if none is idle."""

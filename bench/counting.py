@@ -121,7 +121,7 @@ def deployed(args: argparse.Namespace, config: AgentConfig, labels: HandLabels, 
 def _line(r: dict[str, Any]) -> str:
     c = r["crossings"]
     rec = "-" if c["recall"] is None else f"{c['recall']:.2f}"
-    sure = "-" if c.get("recall_sure") is None else f"{c['recall_sure']:.2f}"
+    sure = "-" if c["recall_sure"] is None else f"{c['recall_sure']:.2f}"
     prec = "-" if c["precision"] is None else f"{c['precision']:.2f}"
     return (f"| {r['name']} | {r['tiling']} | {r['threshold']:.2f} | {r['window_s']} / {r['hold_s']} | "
             f"{r['calibration_count_mae']:.3f} | {r['count_mae']:.3f} | "
