@@ -79,8 +79,8 @@ class ModelConfig(_Section):
     devices: list[str] = Field(
         default_factory=lambda: ["MYRIAD", "NPU", "GPU", "CPU"],
         min_length=1,
-        description="Device preference list (OpenVINO names, AUTO:/HETERO: allowed); the first available wins, "
-        "CPU is the fallback.",
+        description="Device preference list (OpenVINO names, AUTO:/HETERO: allowed); the first available one "
+        "that runs the model's precision wins (MYRIAD cannot run INT8), CPU is the fallback.",
     )
     score_threshold: float | None = Field(
         default=None, ge=0.0, le=1.0,

@@ -33,7 +33,7 @@ from agent.commands import (
 from agent.config import ModelConfig
 from agent.decoders import DecoderError
 from agent.detector import Detector, choose_hint
-from agent.devices import choose_device, is_available, next_device
+from agent.devices import choose_device, is_available, next_device, runs_precision
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel, count_threshold
 from agent.precompile import precompile
 from agent.snapshot import SnapshotUnavailable
@@ -91,12 +91,16 @@ def prepare_model(store: ModelStore, core: ov.Core, config: ModelConfig, name: s
         raise ModelUnusable(str(exc)) from None
     class_id = check_label_id(stored, config.label)
     available = core.available_devices
+    precision = stored.manifest.precision
     if device is None:
-        choice = choose_device(config.devices, available)
+        choice = choose_device(config.devices, available, precision)
         (log.warning if choice.fell_back else log.info)("device: %s", choice.reason)
         device = choice.device
     elif not is_available(device, available):
         raise ModelUnusable(f"device {device} is not available (runtime offers {available})")
+    elif not runs_precision(device, precision):
+        raise ModelUnusable(f"{stored.manifest.ref} is an {precision} IR, which {device} cannot run; "
+                            f"choose an FP16 variant for {device}")
     hint = choose_hint(config.performance_hint, cameras)
     options = {"PERFORMANCE_HINT": hint}
     if cache_dir is not None:
@@ -233,8 +237,8 @@ class Controller(threading.Thread):
 
     def _fall_back(self, device: str, error: Exception) -> None:
         config = self.ctx.model_config
-        choice = next_device(config.devices, self.ctx.core.available_devices, device)
         current = self.ctx.active.detector
+        choice = next_device(config.devices, self.ctx.core.available_devices, device, current.manifest.precision)
         if choice is None:
             log.error("inference on %s failed (%s) and no other device is available", device, error)
             return

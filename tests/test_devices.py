@@ -5,7 +5,7 @@ from __future__ import annotations
 import openvino as ov
 import pytest
 
-from agent.devices import choose_device, is_available, next_device
+from agent.devices import choose_device, is_available, next_device, runs_precision
 
 ON_NCS_PC = ["CPU", "MYRIAD"]
 ON_LAPTOP = ["CPU", "GPU.0", "GPU.1", "NPU"]
@@ -50,3 +50,34 @@ def test_next_device_after_failure() -> None:
 
 def test_real_runtime_offers_cpu() -> None:
     assert choose_device(["MYRIAD", "NPU", "CPU"], ov.Core().available_devices).device == "CPU"
+
+
+WITH_STICK = ["CPU", "GPU", "MYRIAD"]
+
+
+@pytest.mark.parametrize(
+    ("precision", "expected", "fell_back"),
+    [("FP16", "MYRIAD", False), (None, "MYRIAD", False), ("INT8", "GPU", True), ("int8", "GPU", True)],
+)
+def test_stick_is_skipped_for_int8_irs(precision: str | None, expected: str, fell_back: bool) -> None:
+    choice = choose_device(["MYRIAD", "GPU", "CPU"], WITH_STICK, precision)
+    assert (choice.device, choice.fell_back) == (expected, fell_back)
+    if fell_back:
+        assert "skipped MYRIAD" in choice.reason and "INT8" in choice.reason.upper()
+
+
+def test_int8_with_only_a_stick_preferred_falls_back_to_cpu_and_says_why() -> None:
+    choice = choose_device(["MYRIAD"], WITH_STICK, "INT8")
+    assert choice.device == "CPU" and choice.fell_back
+    assert "MYRIAD cannot run INT8 IRs" in choice.reason
+
+
+def test_next_device_skips_the_stick_for_int8() -> None:
+    assert next_device(["GPU", "MYRIAD", "CPU"], WITH_STICK, "GPU", "INT8").device == "CPU"
+    assert next_device(["GPU", "MYRIAD", "CPU"], WITH_STICK, "GPU", "FP16").device == "MYRIAD"
+
+
+@pytest.mark.parametrize(("device", "ok"), [("MYRIAD", False), ("MYRIAD.1.2-ma2480", False), ("CPU", True),
+                                            ("GPU.1", True), ("NPU", True)])
+def test_runs_precision_int8(device: str, ok: bool) -> None:
+    assert runs_precision(device, "INT8") is ok
