@@ -279,7 +279,8 @@ def _add_latency(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=3, help="alternate the models this many times; median of all")
     p.add_argument("--threads", type=int, help="inference threads (default: OpenVINO's choice)")
     p.add_argument("--write", action="store_true",
-                   help="record the figure in the manifests of trained or pruned models (packaged ones are left)")
+                   help="record the figure in the manifests of trained, pruned or quantized models "
+                        "(packaged ones are left)")
     _add_store_args(p)
     p.set_defaults(run=_run_latency)
 
@@ -300,7 +301,7 @@ def _run_latency(args: argparse.Namespace) -> int:
     result = {ref: round(statistics.median(values), 3) for ref, values in samples.items()}
     if args.write:
         for ref, stored in models.items():
-            if stored.manifest.provenance.kind not in ("training", "pruning"):
+            if stored.manifest.provenance.kind == "package":
                 continue
             method = f"median of {args.rounds} interleaved rounds, {args.threads or 'default'} threads"
             details = dict(stored.manifest.provenance.details, latency_method=method)

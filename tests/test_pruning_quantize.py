@@ -3,6 +3,7 @@ the agent's Detector and counts like its FP16 parent; its manifest says what it 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -13,6 +14,7 @@ from agent.detector import Detector
 from models.scoring import read_split
 from models.store import ModelStore, ModelStoreError, StoredModel
 from pruning.checkpoint import load_model
+from pruning.cli import main
 from pruning.quantize import QuantizeSettings, quantize_variant
 from pruning.release import build_manifest, export_to_store
 from tests.pruning_fixtures import fitted_checkpoint, synth_voc  # noqa: F401
@@ -80,3 +82,15 @@ def test_calibration_frames_are_spread_over_the_split(synth_voc: Path) -> None: 
     expected = [to_tensor(cv2.imread(str(train[i].image)), (64, 64)).numpy()[None] for i in picked]
     assert len(inputs) == 4 and all(np.array_equal(a, b) for a, b in zip(inputs, expected, strict=True))
     assert len(list(calibration_inputs(train, (64, 64), 1000))) == len(train)
+
+
+def test_latency_write_records_the_int8_variant(pair: tuple[StoredModel, StoredModel],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    _, int8 = pair
+    store = int8.directory.parent.parent
+    assert main(["latency", "tiny-ssd@1-int8", "--store", str(store), "--runs", "4", "--rounds", "2",
+                 "--write"]) == 0
+    measured = json.loads(capsys.readouterr().out)["tiny-ssd@1-int8"]
+    manifest = ModelStore(store).load("tiny-ssd", "1-int8").manifest
+    assert manifest.metrics.latency_ms["CPU"] == measured
+    assert manifest.provenance.details["latency_method"].startswith("median of 2 interleaved rounds")
