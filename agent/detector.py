@@ -1,10 +1,11 @@
 """The OpenVINO detector: a verified store model compiled for one device, with preprocessing built in.
 
-Frames arrive as BGR u8 HWC of any size (what OpenCV gives, or a tiling window). Everything between
-that and the network's input is folded into the compiled model with OpenVINO's PrePostProcessor:
-the resize to the network's input (bilinear, like `cv2.INTER_LINEAR`), colour order, element type,
-layout and mean/scale, described by the manifest alone. Python hands the decoded frame over without
-a copy; the device's threads do the rest.
+Frames arrive as BGR u8 HWC of any size (what OpenCV gives, or a tiling window). Colour order, element
+type, layout and mean/scale, described by the manifest alone, are folded into the compiled model with
+OpenVINO's PrePostProcessor. Where the resize to the network's input runs depends on the device
+(`resizes_on_host`): on the CPU, OpenCV resizes (bilinear) before the frame goes in and the model's
+input is static at the network's size; on an accelerator the compiled model resizes (the same
+bilinear), so the host's CPU stays free.
 
 Inference goes through an `InferencePool` (the compiled model's optimal number of requests, shared by
 every camera); the performance hint the model is compiled with follows the number of cameras unless
@@ -29,7 +30,7 @@ from models.store import StoredModel
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Detector", "InferSession", "StageTimes", "build_preprocessing", "choose_hint"]
+__all__ = ["Detector", "InferSession", "StageTimes", "build_preprocessing", "choose_hint", "resizes_on_host"]
 
 Hint = Literal["LATENCY", "THROUGHPUT"]
 
@@ -45,15 +46,37 @@ def choose_hint(configured: Hint | None, cameras: int) -> Hint:
     return "THROUGHPUT" if cameras > 1 else "LATENCY"
 
 
-def build_preprocessing(model: ov.Model, spec: InputSpec) -> ov.Model:
-    """Fold resize, colour, type, layout and mean/scale into `model`; its input becomes BGR u8 NHWC of any size."""
+def resizes_on_host(device: str) -> bool:
+    """Whether frames for `device` are resized by OpenCV before inference rather than inside the compiled model.
+
+    On the CPU the host is the device. There the graph's resize (`Interpolate`) cost about 1.9 ms of a
+    9.6 ms SSD-SqueezeNet INT8 inference on one thread, whatever the frame's size, and the input's
+    dynamic spatial shape slows the rest; `cv2.resize` of a 768x576 frame takes 0.14 ms. With the
+    resize outside and a static input, the compiled model ran 17 % (person-ssdlite) to 38 %
+    (SSD-SqueezeNet INT8) more frames per second (docs/performance.md). Accelerators (and the virtual
+    devices, which may pick one) resize inside the model, so the host's CPU is free for decoding.
+    """
+    return device.partition(":")[0].split(".")[0] == "CPU"
+
+
+def build_preprocessing(model: ov.Model, spec: InputSpec, resize: bool = True) -> ov.Model:
+    """Fold colour, type, layout and mean/scale into `model`; its input becomes BGR u8 NHWC.
+
+    With `resize`, the input takes frames of any size and the model resizes them (bilinear, like
+    `cv2.INTER_LINEAR`); without, the input is static at the network's size (the caller resizes).
+    """
     ppp = PrePostProcessor(model)
     inp = ppp.input(spec.name) if spec.name in {n for i in model.inputs for n in i.get_names()} else ppp.input()
-    inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(ColorFormat.BGR) \
-        .set_spatial_dynamic_shape()
+    tensor = inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")) \
+        .set_color_format(ColorFormat.BGR)
+    if resize:
+        tensor.set_spatial_dynamic_shape()
+    else:
+        tensor.set_shape([1, spec.height, spec.width, 3])
     inp.model().set_layout(ov.Layout(spec.layout))
     steps = inp.preprocess()
-    steps.resize(ResizeAlgorithm.RESIZE_LINEAR)  # on u8 and before the rest: every later step sees the small image
+    if resize:
+        steps.resize(ResizeAlgorithm.RESIZE_LINEAR)  # on u8 and before the rest: every later step sees the small image
     if spec.element_type == "f32":
         steps.convert_element_type(ov.Type.f32)
     if spec.color == "RGB":
@@ -75,7 +98,8 @@ class Detector:
         self.device = device
         self.compile_s = compile_s
         self.decoder: Decoder = bind_decoder(stored.manifest.output_format, list(compiled.outputs))
-        self.pool = InferencePool(compiled, self.decoder)
+        self.pool = InferencePool(compiled, self.decoder,
+                                  host_resize=self.input_size if resizes_on_host(device) else None)
 
     @classmethod
     def open(
@@ -88,7 +112,8 @@ class Detector:
         """Read, add preprocessing, compile for `device`, and bind the decoder (raises on mismatch)."""
         core = core or ov.Core()
         started = time.perf_counter()
-        model = build_preprocessing(core.read_model(stored.xml), stored.manifest.input)
+        model = build_preprocessing(core.read_model(stored.xml), stored.manifest.input,
+                                    resize=not resizes_on_host(device))
         compiled = core.compile_model(model, device, config or {"PERFORMANCE_HINT": "LATENCY"})
         detector = cls(stored, compiled, device, time.perf_counter() - started)
         log.info("compiled %s on %s in %.0f ms (%d infer requests)", stored.manifest.ref, device,
@@ -101,7 +126,7 @@ class Detector:
 
     @property
     def input_size(self) -> tuple[int, int]:
-        """(width, height) of the network's input (the compiled model resizes frames to it)."""
+        """(width, height) of the network's input (frames are resized to it, by OpenCV or the compiled model)."""
         return self.manifest.input.width, self.manifest.input.height
 
     def session(self) -> InferencePool:

@@ -10,8 +10,9 @@ the device works on it while the camera's thread decodes, counts and publishes t
 never waits for a second request (two cameras each holding one and waiting for another would block
 each other). Counts stay in frame order: a camera finishes its frames in the order it started them.
 
-The frame goes in as it is: a whole BGR frame is wrapped without a copy (the compiled model resizes it,
-see `agent.detector.build_preprocessing`); only a crop that is not contiguous (a tiling window) is copied.
+On the CPU the pool resizes each frame (or tiling window) to the network's input with OpenCV before it
+goes in (`host_resize`; see `agent.detector.resizes_on_host`); elsewhere the frame goes in as it is,
+wrapped without a copy, and the compiled model resizes it (only a crop that is not contiguous is copied).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 import openvino as ov
 
@@ -32,7 +34,7 @@ from agent.detections import Detections
 class StageTimes:
     """Seconds spent in each stage of one inference."""
 
-    preprocess: float = 0.0  # wrapping the frame as the request's input (a copy only for a crop)
+    preprocess: float = 0.0  # the frame as the request's input: OpenCV's resize on the CPU, else wrapping it
     infer: float = 0.0  # the device's work, from start to result
     postprocess: float = 0.0  # decoding the outputs into `Detections`
     tiling: float = 0.0  # merging the boxes of a tiled frame's windows
@@ -75,17 +77,27 @@ def optimal_requests(compiled: ov.CompiledModel) -> int:
         return 1
 
 
-def frame_tensor(image: np.ndarray) -> ov.Tensor:
-    """An HWC u8 image as a batch-of-one input tensor, sharing its memory (crops are made contiguous)."""
+def frame_tensor(image: np.ndarray, size: tuple[int, int] | None = None) -> ov.Tensor:
+    """An HWC u8 image as a batch-of-one input tensor, resized to `size` (width, height) if given and not already.
+
+    The tensor shares the (resized or contiguous) array's memory.
+    """
+    if size is not None and (image.shape[1], image.shape[0]) != size:
+        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)  # reads a crop in place, writes a new array
     return ov.Tensor(np.ascontiguousarray(image)[None], shared_memory=True)
 
 
 class InFlight:
-    """One started inference: `result()` waits for it, decodes it and gives its request back (call once)."""
+    """One started inference: `result()` waits for it, decodes it and gives its request back (call once).
 
-    def __init__(self, pool: InferencePool, request: ov.InferRequest, width: int, height: int, started: float,
-                 times: StageTimes) -> None:
-        self._pool, self._request = pool, request
+    It holds the input tensor until then: the request reads the tensor's memory while it runs, and a
+    tensor that shares a NumPy array does not keep that array alive on the request's side (a resized
+    frame or a copied crop has no other owner; freed, the request would read whatever comes next there).
+    """
+
+    def __init__(self, pool: InferencePool, request: ov.InferRequest, tensor: ov.Tensor, width: int, height: int,
+                 started: float, times: StageTimes) -> None:
+        self._pool, self._request, self._tensor = pool, request, tensor
         self._size, self._started, self._times = (width, height), started, times
 
     def wait(self) -> None:
@@ -100,15 +112,22 @@ class InFlight:
             detections = self._pool.decoder(self._request.results, *self._size, score_threshold)
         finally:
             self._pool._give_back(self._request)
+            self._tensor = None
         times.infer, times.postprocess = t3 - self._started, time.perf_counter() - t3
         return detections, times
 
 
 class InferencePool:
-    """A fixed set of infer requests on one compiled model, borrowed one at a time by any thread."""
+    """A fixed set of infer requests on one compiled model, borrowed one at a time by any thread.
 
-    def __init__(self, compiled: ov.CompiledModel, decoder: Decoder, size: int | None = None) -> None:
+    `host_resize` (width, height): the compiled model's static input size, to which every image is
+    resized before it goes in; None: the compiled model takes images of any size.
+    """
+
+    def __init__(self, compiled: ov.CompiledModel, decoder: Decoder, size: int | None = None,
+                 host_resize: tuple[int, int] | None = None) -> None:
         self.decoder = decoder
+        self.host_resize = host_resize
         self.size = size or optimal_requests(compiled) + 1  # a spare: a camera starts its next frame early
         self._idle: queue.LifoQueue[ov.InferRequest] = queue.LifoQueue()
         for _ in range(self.size):
@@ -130,7 +149,7 @@ class InferencePool:
 
     def _start(self, image: np.ndarray, block: bool) -> InFlight | None:
         t0 = time.perf_counter()
-        tensor = frame_tensor(image)
+        tensor = frame_tensor(image, self.host_resize)
         t1 = time.perf_counter()
         try:
             request = self._idle.get(block)  # LIFO: the request used last is the one whose memory is warm
@@ -144,14 +163,14 @@ class InferencePool:
             self._idle.put(request)
             raise
         times = StageTimes(preprocess=t1 - t0, wait=t2 - t1)
-        return InFlight(self, request, image.shape[1], image.shape[0], t2, times)
+        return InFlight(self, request, tensor, image.shape[1], image.shape[0], t2, times)
 
     def _give_back(self, request: ov.InferRequest) -> None:
         self._idle.put(request)
 
     def run_all_once(self, image: np.ndarray) -> None:
         """Run every request once at the same time on `image` (warms each stream, not only the first)."""
-        tensor = frame_tensor(image)
+        tensor = frame_tensor(image, self.host_resize)
         requests = [self._idle.get() for _ in range(self.size)]
         try:
             for request in requests:

@@ -1,5 +1,5 @@
 """Inference pooled across cameras: the hint follows the cameras, counts stay per camera and in order,
-a swap still switches between frames, and the resize inside the compiled model finds what Python's did.
+a swap still switches between frames, and OpenCV's resize on the CPU finds what the compiled model's did.
 
 Real OpenVINO on the CPU, the real model, real footage (vtest.avi frames written to short clips), the
 real reader, worker and controller threads.
@@ -21,8 +21,8 @@ import pytest
 from agent.config import CameraConfig, ModelConfig, OccupancyConfig, TrackerConfig
 from agent.control import ControlContext, Controller, prepare_model
 from agent.count_path import CountPath
-from agent.decoders import Decoder
-from agent.detector import Detector, choose_hint
+from agent.decoders import Decoder, bind_decoder
+from agent.detector import Detector, build_preprocessing, choose_hint, resizes_on_host
 from agent.inference_pool import InferencePool, InFlight
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel
 from agent.stream import CameraReader
@@ -126,8 +126,8 @@ def test_counts_stay_per_camera_and_in_order_under_pooled_requests(several: Runn
 class WatchedPool(InferencePool):
     """The real pool, noting the most requests one camera had out at once."""
 
-    def __init__(self, compiled: ov.CompiledModel, decoder: Decoder) -> None:
-        super().__init__(compiled, decoder)
+    def __init__(self, compiled: ov.CompiledModel, decoder: Decoder, host_resize: tuple[int, int] | None) -> None:
+        super().__init__(compiled, decoder, host_resize=host_resize)
         self.out = self.most_out = 0
 
     def _start(self, image: np.ndarray, block: bool) -> InFlight | None:
@@ -151,7 +151,7 @@ def test_one_camera_starts_its_next_frame_before_counting_the_last(store: ModelS
     clip = vtest_clip(sample_video, tmp_path / "c.avi", 200, 12)
     expected = [int((detector.pool.run(image, running.threshold)[0].class_id == running.class_id).sum())
                 for image in clip_frames(clip)]
-    detector.pool = WatchedPool(detector.compiled, detector.decoder)
+    detector.pool = WatchedPool(detector.compiled, detector.decoder, detector.pool.host_resize)
     stop = threading.Event()
     workers, messages = start_cameras([clip], ActiveModel(running), stop, loop=False)
     try:
@@ -202,24 +202,55 @@ def test_a_swap_with_several_cameras_switches_between_frames(several: RunningMod
         assert [model for model, _ in worker.switch_frames] == [new], "the camera still holds the old model"
 
 
-@pytest.mark.parametrize("start", [50, 400])
-def test_resize_in_the_compiled_model_finds_what_the_python_resize_found(several: RunningModel,
-                                                                         sample_video: Path, start: int) -> None:
+def test_on_the_cpu_frames_are_resized_by_opencv_into_a_static_input(several: RunningModel) -> None:
+    detector = several.detector
+    assert resizes_on_host("CPU") and not resizes_on_host("GPU.1") and not resizes_on_host("AUTO:CPU,GPU")
+    width, height = detector.input_size
+    assert detector.pool.host_resize == (width, height)
+    assert list(detector.compiled.inputs[0].get_partial_shape().to_shape()) == [1, height, width, 3]
+
+
+def model_resizing_pool(running: RunningModel) -> InferencePool:
+    """The same model compiled as for an accelerator: any frame size, the compiled model resizes."""
+    core, stored = ov.Core(), running.detector.stored
+    model = build_preprocessing(core.read_model(stored.xml), stored.manifest.input, resize=True)
+    compiled = core.compile_model(model, "CPU")
+    return InferencePool(compiled, bind_decoder(stored.manifest.output_format, list(compiled.outputs)))
+
+
+@pytest.mark.parametrize(("start", "window"), [(50, None), (400, None), (400, (200, 100, 768, 576))])
+def test_opencv_resize_finds_what_the_compiled_models_resize_found(several: RunningModel, sample_video: Path,
+                                                                   start: int, window: tuple | None) -> None:
     capture = cv2.VideoCapture(str(sample_video))
     capture.set(cv2.CAP_PROP_POS_FRAMES, start)
     ok, frame = capture.read()
     assert ok
-    height, width = frame.shape[:2]
-    pool, threshold = several.detector.pool, 0.3
-    in_model, _ = pool.run(frame, threshold)  # the whole frame: the compiled model resizes it
-    resized = cv2.resize(frame, several.detector.input_size, interpolation=cv2.INTER_LINEAR)
-    in_python, _ = pool.run(resized, threshold)  # already the network's size: the model's resize is a no-op
-    scale = np.array([width, height, width, height], np.float32) / np.array([*resized.shape[1::-1]] * 2)
-    python_boxes = in_python.xyxy * scale
-    assert len(in_python.confidence) >= 2
-    confident = in_python.confidence >= 0.5
-    iou = box_iou(python_boxes[confident], in_model.xyxy)
+    if window is not None:  # a tiling window: a view into the frame, not contiguous
+        x0, y0, x1, y1 = window
+        frame = frame[y0:y1, x0:x1]
+    threshold = 0.3
+    on_host, _ = several.detector.pool.run(frame, threshold)
+    in_model, _ = model_resizing_pool(several).run(frame, threshold)
+    assert len(on_host.confidence) >= 2
+    confident = on_host.confidence >= 0.5
+    iou = box_iou(on_host.xyxy[confident], in_model.xyxy)
     assert (iou.max(axis=1) > 0.85).all(), f"a confident detection moved: best IoUs {iou.max(axis=1)}"
     matched = iou.argmax(axis=1)
-    np.testing.assert_allclose(in_model.confidence[matched], in_python.confidence[confident], atol=0.1)
-    assert abs(len(in_model.confidence) - len(in_python.confidence)) <= 1
+    np.testing.assert_allclose(in_model.confidence[matched], on_host.confidence[confident], atol=0.1)
+    assert abs(len(in_model.confidence) - len(on_host.confidence)) <= 1
+
+
+def test_an_image_nobody_else_holds_stays_alive_while_its_request_runs(several: RunningModel,
+                                                                      sample_video: Path) -> None:
+    capture = cv2.VideoCapture(str(sample_video))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 400)
+    frame = capture.read()[1]
+    pool, threshold = several.detector.pool, 0.3
+    expected, _ = pool.run(frame.copy(), threshold)
+    for _ in range(5):
+        started = pool.start(frame.copy())  # the pool resizes it into an array only the request uses
+        litter = [np.full((640, 640, 3), 255, np.uint8) for _ in range(20)]  # reuse any memory freed meanwhile
+        found, _ = started.result(threshold)
+        del litter
+        np.testing.assert_array_equal(found.confidence, expected.confidence)
+        np.testing.assert_array_equal(found.xyxy, expected.xyxy)

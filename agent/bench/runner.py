@@ -1,8 +1,9 @@
 """Timing one model variant on one device: compile, first inference, latency, throughput, load, power.
 
 Latency is what OpenVINO's benchmark_app reports for one stream: synchronous batch-1 `infer()` on a
-prepared input, here the compiled model the agent runs (preprocessing folded in). Throughput uses the
-device's THROUGHPUT hint and its optimal number of asynchronous requests, kept busy for a fixed time.
+prepared input (the frame resized to the network's input), here the compiled model the agent runs
+on that device (preprocessing folded in). Throughput uses the device's THROUGHPUT hint and its
+optimal number of asynchronous requests, kept busy for a fixed time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import openvino as ov
 
 from agent.bench.resources import ResourceMonitor
-from agent.detector import Detector, build_preprocessing
+from agent.detector import Detector
 from agent.power import PowerMeter
 from agent.timing import reported, reported_int, time_inferences
 from models.bench import BenchResult, LatencyStats, ThroughputStats
@@ -53,8 +54,7 @@ def time_latency(request: ov.InferRequest, tensor: ov.Tensor, settings: BenchSet
 def time_throughput(core: ov.Core, stored: StoredModel, device: str, tensor: ov.Tensor, seconds: float
                     ) -> ThroughputStats:
     """Frames per second with the THROUGHPUT hint, all optimal requests busy for `seconds`."""
-    model = build_preprocessing(core.read_model(stored.xml), stored.manifest.input)
-    compiled = core.compile_model(model, device, {"PERFORMANCE_HINT": "THROUGHPUT"})
+    compiled = Detector.open(stored, device, core, {"PERFORMANCE_HINT": "THROUGHPUT"}).compiled
     requests = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
     queue = ov.AsyncInferQueue(compiled, requests)
     for _ in range(requests):  # warm every request once
