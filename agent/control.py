@@ -32,7 +32,7 @@ from agent.commands import (
 )
 from agent.config import ModelConfig
 from agent.decoders import DecoderError
-from agent.detector import Detector, choose_hint
+from agent.detector import Detector, InputMismatch, choose_hint
 from agent.devices import choose_device, is_available, next_device, runs_precision
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel, count_threshold
 from agent.precompile import precompile
@@ -112,6 +112,8 @@ def prepare_model(store: ModelStore, core: ov.Core, config: ModelConfig, name: s
         detector = Detector.open(stored, device, core, options)
     except DecoderError as exc:
         raise ModelUnusable(f"cannot decode the outputs of {stored.manifest.ref}: {exc}") from None
+    except InputMismatch as exc:
+        raise ModelUnusable(f"{stored.manifest.ref} does not match its manifest: {exc}") from None
     except RuntimeError as exc:
         raise ModelUnusable(f"cannot compile {stored.manifest.ref} for {device}: {exc}") from None
     compile_ms = (time.perf_counter() - started) * 1000

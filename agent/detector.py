@@ -30,9 +30,14 @@ from models.store import StoredModel
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Detector", "InferSession", "StageTimes", "build_preprocessing", "choose_hint", "resizes_on_host"]
+__all__ = ["Detector", "InferSession", "InputMismatch", "StageTimes", "build_preprocessing", "choose_hint",
+           "resizes_on_host"]
 
 Hint = Literal["LATENCY", "THROUGHPUT"]
+
+
+class InputMismatch(ValueError):
+    """The IR's input is not the one its manifest declares (shape)."""
 
 def choose_hint(configured: Hint | None, cameras: int) -> Hint:
     """The config's hint if it sets one; else LATENCY for one camera, THROUGHPUT for several.
@@ -65,8 +70,13 @@ def build_preprocessing(model: ov.Model, spec: InputSpec, resize: bool = True) -
     With `resize`, the input takes frames of any size and the model resizes them (bilinear, like
     `cv2.INTER_LINEAR`); without, the input is static at the network's size (the caller resizes).
     """
+    named = [i for i in model.inputs if spec.name in i.get_names()]
+    ir_shape = (named or model.inputs)[0].get_partial_shape()
+    if ir_shape.is_static and list(ir_shape.to_shape()) != list(spec.shape):
+        raise InputMismatch(f"the manifest declares input shape {list(spec.shape)}, the IR has "
+                            f"{list(ir_shape.to_shape())}")
     ppp = PrePostProcessor(model)
-    inp = ppp.input(spec.name) if spec.name in {n for i in model.inputs for n in i.get_names()} else ppp.input()
+    inp = ppp.input(spec.name) if named else ppp.input()
     tensor = inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")) \
         .set_color_format(ColorFormat.BGR)
     if resize:

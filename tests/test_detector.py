@@ -9,7 +9,7 @@ import openvino.opset8 as ops
 import pytest
 
 from agent.decoders import DecoderError, DetectionOutputDecoder, TfObjectDetectionDecoder, bind_decoder
-from agent.detector import Detector, build_preprocessing
+from agent.detector import Detector, InputMismatch, build_preprocessing
 from models.manifest import InputSpec
 from models.store import ModelStore
 
@@ -72,3 +72,14 @@ def test_real_inference_finds_people(store: ModelStore, sample_video) -> None:
     assert (dets.xyxy[:, 2] <= image.shape[1]).all() and (dets.xyxy[:, 3] <= image.shape[0]).all()
     assert (dets.xyxy[:, 2] > dets.xyxy[:, 0]).all()
     assert times.infer > 0 and times.preprocess > 0
+
+
+@pytest.mark.parametrize("resize", [True, False])
+def test_an_ir_whose_input_is_not_the_manifests_is_refused_by_name(resize: bool) -> None:
+    param = ops.parameter([1, 3, 8, 8], ov.Type.f32, name="image")
+    model = ov.Model([ops.relu(param)], [param])
+    spec = InputSpec(name="image", shape=[1, 3, 16, 16], layout="NCHW", element_type="f32", color="RGB",
+                     mean=[0.0, 0.0, 0.0], scale=[1.0, 1.0, 1.0])
+    expected = r"manifest declares input shape \[1, 3, 16, 16\], the IR has \[1, 3, 8, 8\]"
+    with pytest.raises(InputMismatch, match=expected):
+        build_preprocessing(model, spec, resize=resize)

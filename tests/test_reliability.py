@@ -96,6 +96,9 @@ def swap_store(tmp_path: Path, store: ModelStore) -> Path:
     variant(store, root, "2")
     variant(store, root, "cars", labels={1: "car"})
     variant(store, root, "corrupt")
+    declared = store.read_manifest("person-ssdlite", "1").input
+    variant(store, root, "shape", input=declared.model_copy(update={"shape": [d + 20 if d > 3 else d
+                                                                            for d in declared.shape]}))
     data = bytearray((root / "person-ssdlite" / "corrupt" / "model.bin").read_bytes())
     data[4096] ^= 0xFF
     (root / "person-ssdlite" / "corrupt" / "model.bin").write_bytes(bytes(data))
@@ -133,6 +136,7 @@ def test_swap_while_counting_and_every_bad_swap_is_nacked(tmp_path: Path, broker
             "missing": ({"model": "person-ssdlite", "version": "9"}, "not found in store"),
             "corrupt": ({"model": "person-ssdlite", "version": "corrupt"}, "does not match its manifest"),
             "labels": ({"model": "person-ssdlite", "version": "cars"}, "has no label 'person'"),
+            "shape": ({"model": "person-ssdlite", "version": "shape"}, "manifest declares input shape"),
             "traversal": ({"model": "../../etc", "version": "1"}, "model: String should match pattern"),
             "extra": ({"model": "person-ssdlite", "version": "1", "path": "/tmp/x"}, "Extra inputs"),
             "type": ({"model": "person-ssdlite", "version": 1}, "version: Input should be a valid string"),
