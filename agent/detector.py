@@ -39,6 +39,7 @@ Hint = Literal["LATENCY", "THROUGHPUT"]
 class InputMismatch(ValueError):
     """The IR's input is not the one its manifest declares (shape)."""
 
+
 def choose_hint(configured: Hint | None, cameras: int) -> Hint:
     """The config's hint if it sets one; else LATENCY for one camera, THROUGHPUT for several.
 

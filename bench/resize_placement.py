@@ -25,7 +25,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import openvino as ov
-from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 
 from agent.detector import build_preprocessing
 from agent.inference_pool import optimal_requests
@@ -39,21 +38,11 @@ VIDEO = ROOT / "data" / "vtest.avi"
 Feed = Callable[[np.ndarray], np.ndarray]
 
 
-def static_frame_model(model: ov.Model, spec: InputSpec, height: int, width: int) -> ov.Model:
+def static_frame_model(core: ov.Core, xml: Path, spec: InputSpec, height: int, width: int) -> ov.Model:
     """`build_preprocessing`'s in-graph resize, with the input fixed at the frames' size."""
-    ppp = PrePostProcessor(model)
-    inp = ppp.input()
-    inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(ColorFormat.BGR) \
-        .set_shape([1, height, width, 3])
-    inp.model().set_layout(ov.Layout(spec.layout))
-    steps = inp.preprocess()
-    steps.resize(ResizeAlgorithm.RESIZE_LINEAR)
-    steps.convert_element_type(ov.Type.f32)
-    if spec.color == "RGB":
-        steps.convert_color(ColorFormat.RGB)
-    steps.mean(list(spec.mean))
-    steps.scale([1.0 / s for s in spec.scale])
-    return ppp.build()
+    model = build_preprocessing(core.read_model(xml), spec, resize=True)
+    model.reshape([1, height, width, 3])
+    return model
 
 
 def frames_per_second(compiled: ov.CompiledModel, frames: list[np.ndarray], feed: Feed, seconds: float) -> float:
@@ -92,7 +81,7 @@ def main() -> None:
     ways: dict[str, tuple[ov.CompiledModel, Feed]] = {
         "in-model, any size": (compile_(build_preprocessing(core.read_model(stored.xml), spec, resize=True)),
                                lambda f: f[None]),
-        "in-model, static": (compile_(static_frame_model(core.read_model(stored.xml), spec, height, width)),
+        "in-model, static": (compile_(static_frame_model(core, stored.xml, spec, height, width)),
                              lambda f: f[None]),
         "opencv + static": (compile_(build_preprocessing(core.read_model(stored.xml), spec, resize=False)),
                             lambda f: cv2.resize(f, size, interpolation=cv2.INTER_LINEAR)[None]),
