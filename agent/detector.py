@@ -57,9 +57,10 @@ def resizes_on_host(device: str) -> bool:
 
     On the CPU the host is the device. There the graph's resize (`Interpolate`) cost about 1.9 ms of a
     9.6 ms SSD-SqueezeNet INT8 inference on one thread, whatever the frame's size, and the input's
-    dynamic spatial shape slows the rest; `cv2.resize` of a 768x576 frame takes 0.14 ms. With the
-    resize outside and a static input, the compiled model ran 17 % (person-ssdlite) to 38 %
-    (SSD-SqueezeNet INT8) more frames per second (docs/performance.md). Accelerators (and the virtual
+    dynamic spatial shape slows the rest; `cv2.resize` of a 768x576 frame takes 0.12 to 0.16 ms. With
+    the resize outside and a static input, the compiled model ran 22 % (person-ssdlite, SSD-MobileNet)
+    to 35 % (SSD-SqueezeNet INT8) more frames per second (`bench/resize_placement.py`,
+    docs/performance.md). Accelerators (and the virtual
     devices, which may pick one) resize inside the model, so the host's CPU is free for decoding.
     """
     return device.partition(":")[0].split(".")[0] == "CPU"
