@@ -5,6 +5,10 @@ old one is dropped (and counted). A source that fails, ends or stalls is reopene
 backoff. A stall is watched on frame arrival for every kind of source (`agent.capture.WatchedCapture`):
 a read that has not returned after `stall_timeout_s` is abandoned. Files can play at their own frame
 rate (like a camera) or as fast as inference takes frames.
+
+A reader can also make each frame's network input (`CameraReader.prepare`, set by the camera's worker:
+the frame resized to the model's input on the CPU), so that work runs on the reader's thread while the
+device is busy with the previous frame, not between two inferences.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +38,9 @@ MAX_LINGERING = 2
 
 ReconnectReason = Literal["open failed", "stalled", "ended"]
 
+Prepare = Callable[[np.ndarray], "np.ndarray | None"]
+"""Makes a decoded frame's network input ahead of inference (None: nothing to make for the current model)."""
+
 
 @dataclass(frozen=True)
 class ReconnectAttempt:
@@ -49,6 +57,8 @@ class Frame:
     index: int  # position in this camera's stream since the agent started
     ts: float  # wall-clock time it was read
     decode_s: float
+    resized: np.ndarray | None = None  # the image at the model's input size, made by the reader's `prepare`
+    resize_s: float = 0.0  # seconds `prepare` took
 
 
 class FrameSlot:
@@ -102,6 +112,8 @@ class CameraReader(threading.Thread):
         self.reconnect_history: deque[ReconnectAttempt] = deque(maxlen=RECONNECT_HISTORY)
         self.lingering = LingeringCalls()
         self.is_file = config.is_file
+        self.prepare: Prepare | None = None
+        """Called on every decoded frame before it is handed over (see the module docstring)."""
 
     def counters(self, frames_processed: int) -> CameraCounters:
         return CameraCounters(self.state, self.frames_read, frames_processed, self.slot.dropped, self.reconnects)
@@ -166,12 +178,17 @@ class CameraReader(threading.Thread):
             decode_s = time.perf_counter() - started
             if not ok or image is None:
                 return
+            resized, resize_s = None, 0.0
+            if self.prepare is not None:
+                started = time.perf_counter()
+                resized = self.prepare(image)
+                resize_s = time.perf_counter() - started
             if self.is_file and not self.config.realtime:
                 # Read one frame ahead, then wait for the slot: the next frame is decoded while the
                 # current one is inferred, and none is dropped.
                 self.slot.wait_empty(self.stop_event)
             self.state = "streaming"
-            self.slot.put(Frame(image, self.frames_read, time.time(), decode_s))
+            self.slot.put(Frame(image, self.frames_read, time.time(), decode_s, resized, resize_s))
             self.frames_read += 1
             if period:
                 next_due += period

@@ -47,6 +47,20 @@ def test_file_read_as_fast_as_taken_drops_nothing(clip: Path) -> None:
     assert reader.slot.dropped == 0 and reader.state == "ended"
 
 
+def test_a_reader_hands_over_what_its_prepare_hook_made_with_each_frame(clip: Path) -> None:
+    stop = threading.Event()
+    reader = CameraReader(CameraConfig(name="c", source=str(clip), realtime=False), stop)
+    reader.prepare = lambda image: image[::2, ::2].copy()
+    reader.start()
+    try:
+        got = reader.slot.take(timeout=10)
+    finally:
+        stop.set()
+    assert got is not None and got.resized is not None
+    np.testing.assert_array_equal(got.resized, got.image[::2, ::2])
+    assert got.resize_s > 0
+
+
 def test_realtime_file_drops_stale_frames_for_a_slow_consumer(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "fast.avi", frames=40, fps=100.0)
     stop = threading.Event()
