@@ -114,6 +114,7 @@ class CameraReader(threading.Thread):
         self.is_file = config.is_file
         self.prepare: Prepare | None = None
         """Called on every decoded frame before it is handed over (see the module docstring)."""
+        self._prepare_failures = 0
 
     def counters(self, frames_processed: int) -> CameraCounters:
         return CameraCounters(self.state, self.frames_read, frames_processed, self.slot.dropped, self.reconnects)
@@ -167,6 +168,21 @@ class CameraReader(threading.Thread):
         log.warning("camera %s: %s; reconnecting in %.1f s", self.config.name, redact_text(message), delay)
         self.stop_event.wait(delay)
 
+    def _prepared(self, image: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """What `prepare` makes of a frame and the seconds it took; (None, 0) without it or when it fails
+        (the worker then prepares the frame itself: a camera never stops over it)."""
+        if self.prepare is None:
+            return None, 0.0
+        started = time.perf_counter()
+        try:
+            resized = self.prepare(image)
+        except Exception as exc:  # noqa: BLE001 - any failure here only moves the work to the worker
+            level = logging.DEBUG if self._prepare_failures else logging.WARNING  # once, not every frame
+            self._prepare_failures += 1
+            log.log(level, "camera %s: could not prepare a frame ahead (%s); the worker will", self.config.name, exc)
+            return None, 0.0
+        return resized, time.perf_counter() - started
+
     def _read_until_end(self, capture: WatchedCapture) -> None:
         """Read frames into the slot until the source ends; raises `SourceStalled` or `ReadCancelled`."""
         fps = capture.get(cv2.CAP_PROP_FPS) if self.is_file and self.config.realtime else 0.0
@@ -178,11 +194,7 @@ class CameraReader(threading.Thread):
             decode_s = time.perf_counter() - started
             if not ok or image is None:
                 return
-            resized, resize_s = None, 0.0
-            if self.prepare is not None:
-                started = time.perf_counter()
-                resized = self.prepare(image)
-                resize_s = time.perf_counter() - started
+            resized, resize_s = self._prepared(image)
             if self.is_file and not self.config.realtime:
                 # Read one frame ahead, then wait for the slot: the next frame is decoded while the
                 # current one is inferred, and none is dropped.
