@@ -92,17 +92,16 @@ class CountPath:
         return self.finish(started, ts, class_id, frame)
 
     def start(self, session: InferSession, image: np.ndarray, threshold: float,
-              wait: bool = True, resized: np.ndarray | None = None) -> StartedFrame | None:
+              wait: bool = True) -> StartedFrame | None:
         """Start detecting on a frame; with `wait=False` only on a request idle now (None if there is none).
 
-        `resized`: the frame already at the model's input size (made ahead, see `CameraWorker.resize_ahead`).
         A tiled frame is detected here, window after window, and never started early.
         """
         height, width = image.shape[:2]
         if self.tiles is not None:
             return StartedFrame((width, height), threshold, done=self.detect(session, image, threshold)) if wait \
                 else None
-        in_flight = session.start(image, resized) if wait else session.try_start(image, resized)
+        in_flight = session.start(image) if wait else session.try_start(image)
         return None if in_flight is None else StartedFrame((width, height), threshold, in_flight)
 
     def finish(self, started: StartedFrame, ts: float, class_id: int, frame: int = 0) -> FrameCount:

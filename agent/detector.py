@@ -110,7 +110,8 @@ class Detector:
         self.device = device
         self.compile_s = compile_s
         self.decoder: Decoder = bind_decoder(stored.manifest.output_format, list(compiled.outputs))
-        self.pool = InferencePool(compiled, self.decoder, host_resize=self.host_resize)
+        self.pool = InferencePool(compiled, self.decoder,
+                                  host_resize=self.input_size if resizes_on_host(device) else None)
 
     @classmethod
     def open(
@@ -139,11 +140,6 @@ class Detector:
     def input_size(self) -> tuple[int, int]:
         """(width, height) of the network's input (frames are resized to it, by OpenCV or the compiled model)."""
         return self.manifest.input.width, self.manifest.input.height
-
-    @property
-    def host_resize(self) -> tuple[int, int] | None:
-        """(width, height) frames are resized to with OpenCV before they go in; None where the model resizes."""
-        return self.input_size if resizes_on_host(self.device) else None
 
     def session(self) -> InferencePool:
         """The request pool every camera thread runs its frames through."""

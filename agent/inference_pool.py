@@ -11,10 +11,8 @@ never waits for a second request (two cameras each holding one and waiting for a
 each other). Counts stay in frame order: a camera finishes its frames in the order it started them.
 
 On the CPU the pool resizes each frame (or tiling window) to the network's input with OpenCV before it
-goes in (`host_resize`; see `agent.detector.resizes_on_host`), unless the caller passes the frame already
-resized (a camera's reader does it ahead, while the device works on the previous frame); elsewhere the
-frame goes in as it is, wrapped without a copy, and the compiled model resizes it (only a crop that is not
-contiguous is copied).
+goes in (`host_resize`; see `agent.detector.resizes_on_host`); elsewhere the frame goes in as it is,
+wrapped without a copy, and the compiled model resizes it (only a crop that is not contiguous is copied).
 """
 
 from __future__ import annotations
@@ -66,9 +64,9 @@ class InferSession(Protocol):
 
     def run(self, image: np.ndarray, score_threshold: float) -> tuple[Detections, StageTimes]: ...
 
-    def start(self, image: np.ndarray, resized: np.ndarray | None = None) -> Pending: ...
+    def start(self, image: np.ndarray) -> Pending: ...
 
-    def try_start(self, image: np.ndarray, resized: np.ndarray | None = None) -> Pending | None: ...
+    def try_start(self, image: np.ndarray) -> Pending | None: ...
 
 
 def optimal_requests(compiled: ov.CompiledModel) -> int:
@@ -79,23 +77,13 @@ def optimal_requests(compiled: ov.CompiledModel) -> int:
         return 1
 
 
-def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`image` at `size` (width, height) the way the network's input is made on the host (bilinear, OpenCV)."""
-    if (image.shape[1], image.shape[0]) == size:
-        return image
-    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)  # reads a crop in place, writes a new array
-
-
-def frame_tensor(image: np.ndarray, size: tuple[int, int] | None = None,
-                 resized: np.ndarray | None = None) -> ov.Tensor:
+def frame_tensor(image: np.ndarray, size: tuple[int, int] | None = None) -> ov.Tensor:
     """An HWC u8 image as a batch-of-one input tensor, resized to `size` (width, height) if given and not already.
 
-    `resized`: the same image already at `size` (made ahead); used instead of resizing again when its size
-    is `size`. The tensor shares the (resized or contiguous) array's memory.
+    The tensor shares the (resized or contiguous) array's memory.
     """
-    if size is not None:
-        ahead = resized is not None and (resized.shape[1], resized.shape[0]) == size
-        image = resized if ahead else resize_to(image, size)  # type: ignore[assignment]
+    if size is not None and (image.shape[1], image.shape[0]) != size:
+        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)  # reads a crop in place, writes a new array
     return ov.Tensor(np.ascontiguousarray(image)[None], shared_memory=True)
 
 
@@ -149,23 +137,19 @@ class InferencePool:
         """Detect on one BGR u8 image of any size; blocks until a request is free and has run."""
         return self.start(image).result(score_threshold)
 
-    def start(self, image: np.ndarray, resized: np.ndarray | None = None) -> InFlight:
-        """Start detecting on `image`, waiting for a free request if none is idle.
-
-        `resized`: `image` already at `host_resize` (ignored when it is not that size, e.g. after a swap);
-        boxes come back in `image`'s pixels either way.
-        """
-        started = self._start(image, resized, block=True)
+    def start(self, image: np.ndarray) -> InFlight:
+        """Start detecting on `image`, waiting for a free request if none is idle."""
+        started = self._start(image, block=True)
         assert started is not None
         return started
 
-    def try_start(self, image: np.ndarray, resized: np.ndarray | None = None) -> InFlight | None:
+    def try_start(self, image: np.ndarray) -> InFlight | None:
         """Start detecting on `image` if a request is idle now; None (nothing started) if not."""
-        return self._start(image, resized, block=False)
+        return self._start(image, block=False)
 
-    def _start(self, image: np.ndarray, resized: np.ndarray | None, block: bool) -> InFlight | None:
+    def _start(self, image: np.ndarray, block: bool) -> InFlight | None:
         t0 = time.perf_counter()
-        tensor = frame_tensor(image, self.host_resize, resized)
+        tensor = frame_tensor(image, self.host_resize)
         t1 = time.perf_counter()
         try:
             request = self._idle.get(block)  # LIFO: the request used last is the one whose memory is warm

@@ -2,11 +2,8 @@
 
 Each camera has its own worker thread; requests come from the model's pool (`agent.inference_pool`), so
 several cameras keep the device busy at once (the GIL is released while a request runs), and one camera
-starts its next frame while it counts the last. On the CPU the camera's reader resizes each frame to the
-model's input as soon as it is decoded (`CameraWorker.resize_ahead`), so no resize stands between the
-device finishing one frame and starting the next. The detector is read from `ActiveModel` once per frame:
-a model swap takes effect between two frames and never inside one (a frame resized for the model before
-the swap is resized again for the new one).
+starts its next frame while it counts the last. The detector is read from `ActiveModel` once per frame: a
+model swap takes effect between two frames and never inside one.
 """
 
 from __future__ import annotations
@@ -19,13 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import numpy as np
-
 from agent.config import ModelConfig
 from agent.count_path import CountPath, FrameCount, StartedFrame
 from agent.counting import CountResult
 from agent.detector import Detector, StageTimes
-from agent.inference_pool import resize_to
 from agent.stream import CameraReader, Frame
 from agent.telemetry import CameraCounters, StageStats
 from agent.topics import CountMessage, CrossingMessage
@@ -127,17 +121,10 @@ class CameraWorker(threading.Thread):
         self._last_emit = 0.0
         self.latest: tuple | None = None
         """(frame, detections, result, class_id) of the last processed frame, by reference, for snapshots."""
-        reader.prepare = self.resize_ahead
 
     @property
     def camera(self) -> str:
         return self.reader.config.name
-
-    def resize_ahead(self, image: np.ndarray) -> np.ndarray | None:
-        """The frame at the active model's input size where the host resizes it, else None (the compiled
-        model resizes, or the frame is tiled and each window is resized). Runs on the camera's reader."""
-        size = self.active.current.detector.host_resize
-        return None if size is None or self.path.tiles is not None else resize_to(image, size)
 
     def counters(self) -> CameraCounters:
         return self.reader.counters(self.frames_processed)
@@ -233,7 +220,7 @@ class CameraWorker(threading.Thread):
 
     def _start(self, frame: Frame, wait: bool) -> _FrameInFlight | None:
         running = self.active.current  # the swap point: one model for the whole frame
-        started = self.path.start(running.detector.session(), frame.image, running.threshold, wait, frame.resized)
+        started = self.path.start(running.detector.session(), frame.image, running.threshold, wait)
         return None if started is None else _FrameInFlight(frame, running, started)
 
     def _finish(self, in_flight: _FrameInFlight) -> FrameCount:
@@ -247,7 +234,7 @@ class CameraWorker(threading.Thread):
         self.latest = (frame, counted.result.people, counted.result, running.class_id)
         times = counted.times
         self.stats.add("decode", frame.decode_s)
-        self.stats.add("preprocess", times.preprocess + frame.resize_s)  # the resize, wherever it ran
+        self.stats.add("preprocess", times.preprocess)
         self.stats.add("infer", times.infer)
         self.stats.add("postprocess", times.postprocess)
         if self.path.tiles is not None:

@@ -5,10 +5,6 @@ old one is dropped (and counted). A source that fails, ends or stalls is reopene
 backoff. A stall is watched on frame arrival for every kind of source (`agent.capture.WatchedCapture`):
 a read that has not returned after `stall_timeout_s` is abandoned. Files can play at their own frame
 rate (like a camera) or as fast as inference takes frames.
-
-A reader can also make each frame's network input (`CameraReader.prepare`, set by the camera's worker:
-the frame resized to the model's input on the CPU), so that work runs on the reader's thread while the
-device is busy with the previous frame, not between two inferences.
 """
 
 from __future__ import annotations
@@ -17,7 +13,6 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,9 +33,6 @@ MAX_LINGERING = 2
 
 ReconnectReason = Literal["open failed", "stalled", "ended"]
 
-Prepare = Callable[[np.ndarray], "np.ndarray | None"]
-"""Makes a decoded frame's network input ahead of inference (None: nothing to make for the current model)."""
-
 
 @dataclass(frozen=True)
 class ReconnectAttempt:
@@ -57,8 +49,6 @@ class Frame:
     index: int  # position in this camera's stream since the agent started
     ts: float  # wall-clock time it was read
     decode_s: float
-    resized: np.ndarray | None = None  # the image at the model's input size, made by the reader's `prepare`
-    resize_s: float = 0.0  # seconds `prepare` took
 
 
 class FrameSlot:
@@ -112,9 +102,6 @@ class CameraReader(threading.Thread):
         self.reconnect_history: deque[ReconnectAttempt] = deque(maxlen=RECONNECT_HISTORY)
         self.lingering = LingeringCalls()
         self.is_file = config.is_file
-        self.prepare: Prepare | None = None
-        """Called on every decoded frame before it is handed over (see the module docstring)."""
-        self._prepare_failures = 0
 
     def counters(self, frames_processed: int) -> CameraCounters:
         return CameraCounters(self.state, self.frames_read, frames_processed, self.slot.dropped, self.reconnects)
@@ -168,21 +155,6 @@ class CameraReader(threading.Thread):
         log.warning("camera %s: %s; reconnecting in %.1f s", self.config.name, redact_text(message), delay)
         self.stop_event.wait(delay)
 
-    def _prepared(self, image: np.ndarray) -> tuple[np.ndarray | None, float]:
-        """What `prepare` makes of a frame and the seconds it took; (None, 0) without it or when it fails
-        (the worker then prepares the frame itself: a camera never stops over it)."""
-        if self.prepare is None:
-            return None, 0.0
-        started = time.perf_counter()
-        try:
-            resized = self.prepare(image)
-        except Exception as exc:  # noqa: BLE001 - any failure here only moves the work to the worker
-            level = logging.DEBUG if self._prepare_failures else logging.WARNING  # once, not every frame
-            self._prepare_failures += 1
-            log.log(level, "camera %s: could not prepare a frame ahead (%s); the worker will", self.config.name, exc)
-            return None, 0.0
-        return resized, time.perf_counter() - started
-
     def _read_until_end(self, capture: WatchedCapture) -> None:
         """Read frames into the slot until the source ends; raises `SourceStalled` or `ReadCancelled`."""
         fps = capture.get(cv2.CAP_PROP_FPS) if self.is_file and self.config.realtime else 0.0
@@ -194,13 +166,12 @@ class CameraReader(threading.Thread):
             decode_s = time.perf_counter() - started
             if not ok or image is None:
                 return
-            resized, resize_s = self._prepared(image)
             if self.is_file and not self.config.realtime:
                 # Read one frame ahead, then wait for the slot: the next frame is decoded while the
                 # current one is inferred, and none is dropped.
                 self.slot.wait_empty(self.stop_event)
             self.state = "streaming"
-            self.slot.put(Frame(image, self.frames_read, time.time(), decode_s, resized, resize_s))
+            self.slot.put(Frame(image, self.frames_read, time.time(), decode_s))
             self.frames_read += 1
             if period:
                 next_due += period

@@ -37,10 +37,10 @@ class RectangleSession:
     def __init__(self, class_id: int) -> None:
         self.class_id = class_id
 
-    def start(self, frame: np.ndarray, resized: np.ndarray | None = None) -> _Found:
+    def start(self, frame: np.ndarray) -> _Found:
         return _Found(self, frame)
 
-    def try_start(self, frame: np.ndarray, resized: np.ndarray | None = None) -> _Found:
+    def try_start(self, frame: np.ndarray) -> _Found:
         return _Found(self, frame)
 
     def run(self, frame: np.ndarray, score_threshold: float) -> tuple[Detections, StageTimes]:

@@ -18,12 +18,12 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from agent.config import CameraConfig, ModelConfig, OccupancyConfig, TilingConfig, TrackerConfig
+from agent.config import CameraConfig, ModelConfig, OccupancyConfig, TrackerConfig
 from agent.control import ControlContext, Controller, prepare_model
 from agent.count_path import CountPath
 from agent.decoders import Decoder, bind_decoder
 from agent.detector import Detector, build_preprocessing, choose_hint, resizes_on_host
-from agent.inference_pool import InferencePool, InFlight, resize_to
+from agent.inference_pool import InferencePool, InFlight
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel
 from agent.stream import CameraReader
 from agent.telemetry import StageStats
@@ -130,8 +130,8 @@ class WatchedPool(InferencePool):
         super().__init__(compiled, decoder, host_resize=host_resize)
         self.out = self.most_out = 0
 
-    def _start(self, image: np.ndarray, resized: np.ndarray | None, block: bool) -> InFlight | None:
-        started = super()._start(image, resized, block)
+    def _start(self, image: np.ndarray, block: bool) -> InFlight | None:
+        started = super()._start(image, block)
         if started is not None:
             self.out += 1
             self.most_out = max(self.most_out, self.out)
@@ -208,36 +208,6 @@ def test_on_the_cpu_frames_are_resized_by_opencv_into_a_static_input(several: Ru
     width, height = detector.input_size
     assert detector.pool.host_resize == (width, height)
     assert list(detector.compiled.inputs[0].get_partial_shape().to_shape()) == [1, height, width, 3]
-
-
-def test_a_frame_resized_ahead_is_detected_as_if_the_pool_resized_it(several: RunningModel,
-                                                                     sample_video: Path) -> None:
-    capture = cv2.VideoCapture(str(sample_video))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, 400)
-    frame = capture.read()[1]
-    pool, threshold = several.detector.pool, 0.3
-    expected, _ = pool.run(frame, threshold)
-    assert len(expected.confidence) >= 2
-    ahead = resize_to(frame, pool.host_resize)  # type: ignore[arg-type]
-    stale = cv2.resize(frame, (200, 150))  # made for another model before a swap: not used
-    for resized in (ahead, stale):
-        found, _ = pool.start(frame, resized).result(threshold)
-        np.testing.assert_array_equal(found.xyxy, expected.xyxy)  # in the frame's pixels either way
-        np.testing.assert_array_equal(found.confidence, expected.confidence)
-
-
-@pytest.mark.parametrize(("tiling", "resized"), [(None, True), (TilingConfig(rows=1, cols=2, fraction=0.6), False)])
-def test_a_camera_reader_resizes_frames_ahead_unless_they_are_tiled(several: RunningModel, tmp_path: Path,
-                                                                    tiling: TilingConfig | None,
-                                                                    resized: bool) -> None:
-    camera = CameraConfig(name="cam", source=str(tmp_path / "none.avi"), tiling=tiling)
-    reader = CameraReader(camera, threading.Event())
-    worker = CameraWorker(reader, CountPath(camera, TrackerConfig(), OccupancyConfig()), ActiveModel(several),
-                          StageStats(), lambda *queued: None, 0.0, threading.Event(), lambda camera, exc: None)
-    assert reader.prepare == worker.resize_ahead
-    made = worker.resize_ahead(np.zeros((576, 768, 3), np.uint8))
-    width, height = several.detector.input_size
-    assert (made.shape if made is not None else None) == ((height, width, 3) if resized else None)
 
 
 def model_resizing_pool(running: RunningModel) -> InferencePool:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from agent.config import CameraConfig
 from agent.stream import CameraReader, Frame, FrameSlot
@@ -47,31 +45,6 @@ def test_file_read_as_fast_as_taken_drops_nothing(clip: Path) -> None:
     reader.start()
     assert read_all(reader) == list(range(30))
     assert reader.slot.dropped == 0 and reader.state == "ended"
-
-
-def test_a_reader_hands_over_what_its_prepare_hook_made_with_each_frame(clip: Path) -> None:
-    stop = threading.Event()
-    reader = CameraReader(CameraConfig(name="c", source=str(clip), realtime=False), stop)
-    reader.prepare = lambda image: image[::2, ::2].copy()
-    reader.start()
-    try:
-        got = reader.slot.take(timeout=10)
-    finally:
-        stop.set()
-    assert got is not None and got.resized is not None
-    np.testing.assert_array_equal(got.resized, got.image[::2, ::2])
-    assert got.resize_s > 0
-
-
-def test_a_failing_prepare_hook_does_not_stop_the_camera(clip: Path, caplog: pytest.LogCaptureFixture) -> None:
-    stop = threading.Event()
-    reader = CameraReader(CameraConfig(name="c", source=str(clip), realtime=False), stop)
-    reader.prepare = lambda image: 1 / 0
-    with caplog.at_level(logging.WARNING, logger="agent.stream"):
-        reader.start()
-        assert read_all(reader) == list(range(30))
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warnings == ["camera c: could not prepare a frame ahead (division by zero); the worker will"]
 
 
 def test_realtime_file_drops_stale_frames_for_a_slow_consumer(tmp_path: Path) -> None:

@@ -6,6 +6,9 @@ real pool and model for `seconds`, once each way; prints each round's aggregate 
 the per-round ratios ahead / between.
 
     .venv/bin/python docs/evidence/resize-ahead/ab.py ssd-squeezenet 384x288-int8 --cameras 1 --rounds 6
+
+Tried and not kept (no gain beyond the noise: 0.994x with one camera, 1.036x with four; ab-*.txt): it ran
+against commit c7acd1a, where `CameraReader.prepare` existed (`git checkout c7acd1a` to run it again).
 """
 
 from __future__ import annotations
