@@ -1,23 +1,27 @@
-"""Median of within-run ratios (the parent's p50 / a variant's p50) over `headcount-agent bench` JSONs.
+"""Per-run p50s, the report's medians (`pruning.prune.report`) with the range of within-run ratios, and
+the throughput ratio, over `headcount-agent bench` JSONs.
 
-    python3 docs/pruning-fronts/iterative-avx512/speedups.py bench-*.json
+    .venv/bin/python docs/pruning-fronts/iterative-avx512/speedups.py bench-*.json
 """
 
 import json
 import statistics
 import sys
 
+from pruning.prune.report import median_latency, median_speedup
+
 PARENT = "ssd-mobilenet@1"
 
 
 def main(paths: list[str]) -> None:
-    runs = [{r["model"]: r for r in json.load(open(path))["results"]} for path in paths]
-    for name in runs[0]:
-        p50 = [run[name]["latency"]["p50_ms"] for run in runs]
-        ratio = [run[PARENT]["latency"]["p50_ms"] / run[name]["latency"]["p50_ms"] for run in runs]
-        fps = [run[name]["throughput"]["fps"] / run[PARENT]["throughput"]["fps"] for run in runs]
-        print(f"| {name} | {', '.join(f'{x:.2f}' for x in p50)} | {statistics.median(p50):.2f} | "
-              f"{statistics.median(ratio):.2f}x ({min(ratio):.2f}-{max(ratio):.2f}) | {statistics.median(fps):.2f}x |")
+    results = [{r["model"]: r for r in json.load(open(path))["results"]} for path in paths]
+    p50 = [{name: r["latency"]["p50_ms"] for name, r in run.items()} for run in results]
+    fps = [{name: r["throughput"]["fps"] for name, r in run.items()} for run in results]
+    for name in results[0]:
+        ratios = [run[PARENT] / run[name] for run in p50]
+        print(f"| {name} | {', '.join(f'{run[name]:.2f}' for run in p50)} | {median_latency(p50, name):.2f} | "
+              f"{median_speedup(p50, PARENT, name):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) | "
+              f"{statistics.median(run[name] / run[PARENT] for run in fps):.2f}x |")
 
 
 if __name__ == "__main__":
