@@ -45,6 +45,10 @@ class LayerLut(StrictModel):
     step_period: int | None = Field(description="Most common spacing of the boundaries; None when none found.")
     period_aligned: float = Field(description="Fraction of boundaries that are multiples of `step_period`.")
     seconds: float = Field(description="Wall time spent on this layer.")
+    reference_ms: float | None = Field(
+        default=None,
+        description="The whole unpruned model (the LUT's `reference`), timed in the same rounds as this layer's "
+        "counts: the scale of this row. None in tables profiled from a spec alone.")
 
     def latency_ms(self, filters: int) -> float:
         """Latency at any count: measured, or linear between the nearest measured neighbours."""
@@ -76,6 +80,8 @@ class Lut(StrictModel):
     elapsed_s: float = Field(description="Wall time of all runs that built this table.")
     created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     layers: dict[str, LayerLut] = Field(default_factory=dict)
+    reference: str | None = Field(
+        default=None, description="The whole model timed beside every layer (NAME@VERSION or IR path), if any.")
 
     @property
     def thread_count(self) -> int | None:
@@ -88,10 +94,43 @@ class Lut(StrictModel):
         The sum of every pruned layer's saving with its consumers; a consumer that is itself pruned was timed
         at its full width, so where both shrink that sum counts their overlap twice. With the model's
         `spec`, the overlap (`overlap_ms`) is taken off once, so every layer's own share counts once."""
-        plain = sum(layer.latency_ms(original[name]) - layer.latency_ms(widths[name])
-                    for name, layer in self.layers.items()
-                    if name in original and name in widths and widths[name] != original[name])
-        return plain - self.overlap_ms(original, widths, spec) if spec is not None else plain
+        return sum(self.row_savings_ms(original, widths, spec).values())
+
+    def row_savings_ms(self, original: dict[str, int], widths: dict[str, int], spec: ModelSpec | None = None
+                       ) -> dict[str, float]:
+        """`saving_ms` per pruned layer's row (each overlap taken off the producer's row)."""
+        savings = {name: layer.latency_ms(original[name]) - layer.latency_ms(widths[name])
+                   for name, layer in self.layers.items()
+                   if name in original and name in widths and widths[name] != original[name]}
+        if spec is not None:
+            for name, overlap in self._overlaps_ms(original, widths, spec).items():
+                savings[name] -= overlap
+        return savings
+
+    def saved_fraction(self, original: dict[str, int], widths: dict[str, int], spec: ModelSpec | None = None
+                       ) -> float | None:
+        """The fraction of the whole model's latency the table says `widths` saves: every row's saving over
+        the reference timed in the same rounds. None unless every pruned layer's row has its reference.
+
+        A fraction does not depend on how fast the machine ran while profiling, nor on how fast it runs the
+        model now: a busy shared VM scales rows and model alike, so the estimate follows the parent as
+        measured, where an absolute saving in the profile's ms would not."""
+        fraction = 0.0
+        for name, saving in self.row_savings_ms(original, widths, spec).items():
+            reference = self.layers[name].reference_ms
+            if not reference:
+                return None
+            fraction += saving / reference
+        return fraction
+
+    def estimate_ms(self, parent_ms: float, original: dict[str, int], widths: dict[str, int],
+                    spec: ModelSpec | None = None) -> float:
+        """A variant's latency from its parent's measured `parent_ms`: `parent_ms` x (1 - `saved_fraction`)
+        where the rows have their reference, else `parent_ms` minus `saving_ms` (the profile's ms)."""
+        fraction = self.saved_fraction(original, widths, spec)
+        if fraction is None:
+            return parent_ms - self.saving_ms(original, widths, spec)
+        return parent_ms * (1 - fraction)
 
     def overlap_ms(self, original: dict[str, int], widths: dict[str, int], spec: ModelSpec) -> float:
         """What the plain sum of savings counts twice: for a pruned layer L (K -> k filters) and a pruned
@@ -102,8 +141,12 @@ class Lut(StrictModel):
         of it, which C's own row has counted already. Exact where a conv's time is bilinear in its input
         and output channels; the LUT alone cannot split a row, since profile times a layer only with its
         consumers."""
+        return sum(self._overlaps_ms(original, widths, spec).values())
+
+    def _overlaps_ms(self, original: dict[str, int], widths: dict[str, int], spec: ModelSpec) -> dict[str, float]:
+        """`overlap_ms` per producer row L."""
         spec = spec.split_concat_readers()  # the names the LUT's rows were timed under
-        total = 0.0
+        overlaps: dict[str, float] = {}
         for name, layer in self.layers.items():
             if name not in original or widths.get(name, original[name]) == original[name]:
                 continue
@@ -113,8 +156,9 @@ class Lut(StrictModel):
             for part, macs in parts[1:]:
                 root = part.split("@", 1)[0]  # a concat reader's clone is `<consumer>@<producer>`
                 if root in original and widths.get(root, original[root]) != original[root]:
-                    total += saving * macs / whole * (1 - widths[root] / original[root])
-        return total
+                    shared = saving * macs / whole * (1 - widths[root] / original[root])
+                    overlaps[name] = overlaps.get(name, 0.0) + shared
+        return overlaps
 
 
 def _output_area(layer: LayerSpec) -> int:

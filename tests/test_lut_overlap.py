@@ -85,3 +85,33 @@ def test_row_parts_follow_depthwise_consumers() -> None:
                   input_size=(4, 4), consumers=["project"]),
         conv("project", 32, 16, [])])
     assert row_macs(spec, "expand") == [("expand", 8 * 16), ("dw", 9 * 16), ("project", 16 * 16)]
+
+
+def with_reference(lut: Lut, reference_ms: float, scale: float = 1.0) -> Lut:
+    """`lut` with every row and its reference as a machine `scale` times slower would have timed them."""
+    layers = {name: layer.model_copy(update={
+        "points": [p.model_copy(update={"ms": p.ms * scale}) for p in layer.points],
+        "reference_ms": reference_ms * scale}) for name, layer in lut.layers.items()}
+    return lut.model_copy(update={"layers": layers})
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 1.7])
+@pytest.mark.parametrize(("spec", "widths"), [(chain(), {"a": 16, "b": 8}), (concat(), {"s": 8, "e1": 16, "e3": 24})])
+def test_estimate_is_a_fraction_of_the_reference_whatever_the_machine_speed(
+        spec: ModelSpec, widths: dict[str, int], scale: float) -> None:
+    """Rows timed beside the whole model: the estimate is the parent as measured now x (1 - saved fraction),
+    the same whether the profile ran on a faster or a slower machine than the parent's measurement."""
+    base = bilinear_lut(spec)
+    original = {name: base.layers[name].out_channels for name in base.layers}
+    widths = {**original, **widths}
+    whole = UNIT * macs(spec, original)
+    lut = with_reference(base, whole, scale)
+    truth = 1 - macs(spec, widths) / macs(spec, original)
+    assert lut.saved_fraction(original, widths, spec) == pytest.approx(truth)
+    assert lut.estimate_ms(3.0, original, widths, spec) == pytest.approx(3.0 * (1 - truth))
+    # without references the estimate is the parent minus the profile's own ms: off by the machine's scale
+    absolute = with_reference(base, whole, scale)
+    absolute.layers[next(iter(widths))].reference_ms = None
+    assert absolute.saved_fraction(original, widths, spec) is None
+    assert absolute.estimate_ms(3.0, original, widths, spec) == pytest.approx(
+        3.0 - scale * UNIT * (macs(spec, original) - macs(spec, widths)))

@@ -152,3 +152,29 @@ def test_squeezenet_spec_with_concat_readers_builds_graphs() -> None:
     assert all("@" in c for c in expand.consumers)
     model = build_layer_model(spec, expand, kept=expand.out_channels // 2)
     assert len(model.get_ordered_ops()) > 3
+
+
+def test_reference_model_timed_beside_every_layer(tmp_path: Path, core: ov.Core) -> None:
+    """`--reference IR.xml`: every row gets the whole model's latency from its own rounds, the LUT names it,
+    and a table measured without a reference is not resumed with one."""
+    spec = block_spec()
+    xml = tmp_path / "whole.xml"
+    ov.save_model(build_layer_model(spec, spec.layer("expand"), kept=32), xml)  # stands in for the whole model
+    out = tmp_path / "lut.json"
+    args = ["profile", "--spec", str(_spec_file(tmp_path, spec)), "--counts", "8,16,32", "--no-refine",
+            "--rounds", "3", "--reps", "4"]
+    assert main([*args, "--reference", str(xml), "--out", str(out)]) == exit_codes.OK
+    lut = load_lut(out)
+    assert lut.reference == str(xml) and lut.settings["reference"] == str(xml)
+    assert all(layer.reference_ms and layer.reference_ms > 0 for layer in lut.layers.values())
+    plain = tmp_path / "plain.json"
+    assert main([*args, "--out", str(plain)]) == exit_codes.OK
+    assert load_lut(plain).reference is None and all(v.reference_ms is None for v in load_lut(plain).layers.values())
+    assert main([*args, "--reference", str(xml), "--out", str(plain)]) == exit_codes.CONFIG  # other settings
+    assert main([*args, "--reference", str(tmp_path / "missing.xml"), "--out", str(out)]) == exit_codes.CONFIG
+
+
+def _spec_file(tmp_path: Path, spec: ModelSpec) -> Path:
+    path = tmp_path / "spec.json"
+    path.write_text(spec.model_dump_json())
+    return path

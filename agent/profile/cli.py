@@ -9,9 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent import exit_codes
 from models.layer_spec import ModelSpec
+
+if TYPE_CHECKING:
+    import openvino as ov
+
+    from agent.profile.sweep import Reference
 
 DEFAULT_OUT = "lut.json"
 
@@ -61,6 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", help="force INFERENCE_PRECISION_HINT (default: the device's, as deployed)")
     p.add_argument("--int8", action="store_true",
                    help="time int8 convolutions (FakeQuantize on inputs and weights, as an INT8 variant runs)")
+    p.add_argument("--reference",
+                   help="the whole unpruned model (NAME@VERSION in --store, or an IR .xml) to time beside every "
+                        "layer, so the pruner's estimates are fractions of it that machine drift cannot bias "
+                        "(default: the --model itself; none with --spec or --conv-pair)")
     p.set_defaults(func=cmd_profile)
 
 
@@ -77,6 +87,26 @@ def _load_spec(args: argparse.Namespace) -> ModelSpec:
 
     stored = ModelStore(args.store).load(*parse_ref(args.model))
     return spec_from_ir(stored.xml, stored.manifest.ref)
+
+
+def _load_reference(core: ov.Core, args: argparse.Namespace) -> Reference | None:
+    """The model named by --reference (or --model), read into OpenVINO; None when neither is given."""
+    from agent.profile.sweep import Reference
+    from models.store import ModelStore, ModelStoreError, parse_ref
+
+    name = args.reference or args.model
+    if not name:
+        return None
+    if name.endswith(".xml"):
+        if not Path(name).is_file():
+            raise ModelStoreError(f"--reference {name}: no such IR file")
+        xml = Path(name)
+    else:
+        xml = ModelStore(args.store).load(*parse_ref(name)).xml
+    try:
+        return Reference(name, core.read_model(xml))
+    except RuntimeError as exc:
+        raise ModelStoreError(f"--reference {name}: OpenVINO cannot read {xml} ({exc})") from exc
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -103,9 +133,14 @@ def cmd_profile(args: argparse.Namespace) -> int:
         print(f"profile: --device {args.device} is not available (runtime offers {core.available_devices})",
               file=sys.stderr)
         return exit_codes.CONFIG
+    try:
+        reference = _load_reference(core, args)
+    except ModelStoreError as exc:
+        print(f"profile: {exc}", file=sys.stderr)
+        return exit_codes.CONFIG
     timing = TimingSettings(rounds=args.rounds, reps=args.reps, threads=args.threads, precision=args.precision)
     sweep = SweepSettings(stride=args.stride, min_filters=args.min_filters, refine=not args.no_refine,
-                          counts=args.counts, int8=args.int8)
+                          counts=args.counts, int8=args.int8, reference=reference)
     try:
         lut = profile_spec(Timer(core, args.device, timing), spec, args.out, sweep, budget_s=args.budget_s,
                            only=args.layers, restart=args.restart)

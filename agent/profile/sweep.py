@@ -41,6 +41,16 @@ def _stderr(line: str) -> None:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """The whole unpruned model, timed in every chunk of every layer's counts: the scale of its rows
+    (`LayerLut.reference_ms`), so estimates can be fractions of the model, which drift cannot bias."""
+
+    name: str
+    """NAME@VERSION or the IR's path, recorded in the LUT."""
+    model: ov.Model
+
+
+@dataclass(frozen=True)
 class SweepSettings:
     """What to measure per layer. `counts` replaces the strided first pass (direct checks, tests)."""
 
@@ -52,6 +62,7 @@ class SweepSettings:
     counts: tuple[int, ...] | None = None
     int8: bool = False
     """Time int8 convolutions (FakeQuantize on inputs and weights), as a quantized variant runs."""
+    reference: Reference | None = None
 
 
 def first_pass_counts(layer: LayerSpec, settings: SweepSettings) -> list[int]:
@@ -62,13 +73,22 @@ def first_pass_counts(layer: LayerSpec, settings: SweepSettings) -> list[int]:
     return sorted({lowest, layer.out_channels, *(c for c in strided if c >= lowest)})
 
 
+REFERENCE = 0
+"""Key of the reference model among a chunk's counts (counts start at 1)."""
+
+
 def _measure(timer: Timer, spec: ModelSpec, layer: LayerSpec, counts: list[int], settings: SweepSettings
              ) -> dict[int, Measurement]:
-    """Time `counts` in contiguous chunks (each chunk interleaved), to bound memory for wide layers."""
+    """Time `counts` in contiguous chunks (each chunk interleaved), to bound memory for wide layers; with a
+    reference model, it runs in every chunk's rounds too and its minima are pooled under `REFERENCE`."""
     results: dict[int, Measurement] = {}
     for start in range(0, len(counts), settings.chunk):
         part = counts[start:start + settings.chunk]
-        results.update(timer.measure({c: build_layer_model(spec, layer, c, int8=settings.int8) for c in part}))
+        models = {c: build_layer_model(spec, layer, c, int8=settings.int8) for c in part}
+        if settings.reference is not None:
+            models[REFERENCE] = settings.reference.model
+        for key, measured in timer.measure(models).items():
+            results.setdefault(key, Measurement()).minima.extend(measured.minima)
     return results
 
 
@@ -94,10 +114,14 @@ def profile_layer(timer: Timer, spec: ModelSpec, layer: LayerSpec, settings: Swe
     """Latency vs kept filters for one layer (with its consumers), its steps and their period."""
     started = time.perf_counter()
     measured = _measure(timer, spec, layer, first_pass_counts(layer, settings), settings)
+    reference = measured.pop(REFERENCE, None)
     if settings.refine:
         gaps = intervals_to_refine(_points(measured), _difference_noise(measured), settings.rule)
         batch = sorted({c for lo, hi in gaps for c in range(lo, hi + 1)})
         for count, extra in _measure(timer, spec, layer, batch, settings).items():
+            if count == REFERENCE and reference is not None:
+                reference.minima.extend(extra.minima)
+                continue
             measured.setdefault(count, Measurement()).minima.extend(extra.minima)
     noise, step_noise = _noise(measured), _difference_noise(measured)
     bounds = step_boundaries(_points(measured), step_noise, settings.rule)
@@ -110,6 +134,7 @@ def profile_layer(timer: Timer, spec: ModelSpec, layer: LayerSpec, settings: Swe
         stride=settings.stride, noise_ms=round(noise, 5), step_noise_ms=round(step_noise, 5),
         step_boundaries=bounds, step_period=period,
         period_aligned=round(aligned, 3), seconds=round(time.perf_counter() - started, 2),
+        reference_ms=round(reference.ms, 5) if reference is not None else None,
     )
 
 
@@ -124,6 +149,8 @@ def settings_record(timer: Timer, settings: SweepSettings) -> dict[str, object]:
         record["counts"] = list(settings.counts)
     if settings.int8:
         record["int8"] = True
+    if settings.reference:
+        record["reference"] = settings.reference.name
     return record
 
 
@@ -141,7 +168,7 @@ def _start(out: Path, spec: ModelSpec, timer: Timer, settings: SweepSettings, re
                device_name=str(timer.core.get_property(timer.device, "FULL_DEVICE_NAME")),
                openvino=ov.get_version(), precision=None, threads=None, streams=None,
                method=timer.settings.describe(), settings=record, step_period=None, complete=False,
-               elapsed_s=0.0)
+               elapsed_s=0.0, reference=settings.reference.name if settings.reference else None)
 
 
 def profile_spec(timer: Timer, spec: ModelSpec, out: Path, settings: SweepSettings,

@@ -2,8 +2,11 @@
 
 The LUT gives, per prunable layer, the latency of the layer *and its consumers* at k kept filters, so
 the saving of a removal already includes what the consumer saves. The whole model's estimate is the
-measured unpruned latency minus the sum of every layer's saving, less the overlap a pruned layer and
-its pruned consumer would otherwise both count (`models.lut.Lut.overlap_ms`, from the model's spec).
+measured unpruned latency less the sum of every layer's saving, less the overlap a pruned layer and
+its pruned consumer would otherwise both count (`models.lut.Lut.overlap_ms`, from the model's spec);
+where the LUT timed the whole model beside every row, the savings are taken as fractions of it
+(`models.lut.Lut.estimate_ms`), so a machine that runs faster or slower than while profiling does not
+bias the estimate.
 """
 
 from __future__ import annotations
@@ -83,8 +86,9 @@ class LayerLatency:
         return self.ms(group.name, group.width) - self.ms(group.name, width_after)
 
     def estimate(self, base_ms: float, widths: dict[str, int], original: dict[str, int]) -> float:
-        """`base_ms` (measured unpruned) minus every pruned layer's LUT saving (overlaps counted once)."""
-        return base_ms - self.lut.saving_ms(original, widths, self.spec)
+        """`base_ms` (measured unpruned) less every pruned layer's LUT saving (overlaps counted once), as a
+        fraction of the reference model where the LUT timed one (`Lut.estimate_ms`)."""
+        return self.lut.estimate_ms(base_ms, original, widths, self.spec)
 
 
 def profiling_spec(spec: ModelSpec) -> ModelSpec:

@@ -4,8 +4,9 @@ Latency is the bench's p50 (batch 1, all variants in each run), the median over 
 variant's speedup is the median over runs of its parent's p50 / its p50 in the same run (a shared
 machine drifts between runs, less within one). mAP@0.5 and count MAE are the bench's own
 accuracy figures when it was given `--accuracy`, else the manifest's (the variant's release). The LUT's
-estimate of a variant is the parent's p50 minus the LUT's savings; without a LUT, the pruning loop's
-estimated speedup applied to the parent's p50.
+estimate of a variant is the parent's p50 less the fraction of it the LUT's savings make (`Lut.estimate_ms`;
+a LUT profiled without a reference model: minus the savings in its own ms); without a LUT, the pruning
+loop's estimated speedup applied to the parent's p50.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut
               specs: dict[str, ModelSpec] | None = None) -> list[Row]:
     """Rows of the benches' CPU results (medians over the runs, see the module's docstring).
 
-    With a LUT for the model name, a variant's LUT estimate is the parent's p50 minus the LUT savings
+    With a LUT for the model name, a variant's LUT estimate is `Lut.estimate_ms` of the parent's p50
     (with its spec, a pruned consumer's overlap counted once: `Lut.overlap_ms`); without, the loop's
     estimated speedup applied to the parent's p50."""
     specs = specs or {}
@@ -102,7 +103,7 @@ def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut
         row.speedup = median_speedup(runs, parent.ref, row.ref)
         row.parent_p50 = parent.p50
         if row.name in luts and row.original:
-            row.lut_ms = parent.p50 - luts[row.name].saving_ms(row.original, row.widths, specs.get(row.name))
+            row.lut_ms = luts[row.name].estimate_ms(parent.p50, row.original, row.widths, specs.get(row.name))
         elif row.lut_speedup:
             row.lut_ms = parent.p50 / row.lut_speedup
     return rows
@@ -170,8 +171,8 @@ def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Lut], rounds: 
               specs: dict[str, ModelSpec] | None = None) -> list[str]:
     """The LUT on its own scale: each parent timed together with its variants as the profiler times a
     LUT's rows (`agent.profile.timing`: the LUT's thread count, shuffled interleaved rounds, the lower
-    quartile of per-round minima), so estimate and measurement share one statistic; estimate = the
-    parent's latency so measured minus the LUT's savings.
+    quartile of per-round minima), so estimate and measurement share one statistic; estimate =
+    `Lut.estimate_ms` of the parent's latency so measured.
 
     The table above compares the same savings with bench p50s, which on a busy machine carry queueing
     that grows with a model's length; the savings, measured undisturbed, then look too small."""
@@ -193,7 +194,7 @@ def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Lut], rounds: 
         timed = Timer(core, "CPU", settings).measure(models)
         p_ms = timed[0].ms
         for i, row in enumerate(variants, start=1):
-            est = p_ms - lut.saving_ms(row.original, row.widths, (specs or {}).get(row.name))
+            est = lut.estimate_ms(p_ms, row.original, row.widths, (specs or {}).get(row.name))
             v_ms = timed[i].ms
             lines.append(f"| {row.ref} | {settings.threads} | {p_ms:.2f} | {v_ms:.2f} ({timed[i].spread_ms:.2f}) | "
                          f"{est:.2f} | {100 * (est / v_ms - 1):+.1f} % | {p_ms / v_ms:.2f}x |")
@@ -228,13 +229,17 @@ def scale_note(reports: list[BenchReport], luts: dict[str, Lut], specs: dict[str
                ) -> list[str]:
     """How the table's LUT estimates were made, and whether LUT and bench used the same thread count."""
     bench_threads = {r.threads for report in reports for r in report.results}
-    lines = ["LUT est. in this table: the parent's bench p50 minus the LUT's savings (layer + consumers, at "
+    lines = ["LUT est. in this table: the parent's bench p50 less the LUT's savings (layer + consumers, at "
              "each pruned layer's width); its error is against the parent's p50 / the variant's speedup (the "
              "measured latency on the parent's scale, robust to a machine that drifts between runs)."]
-    for name in luts:
-        lines.append(f"The {name} estimate " + ("counts a pruned consumer's overlap once (spec given)." if name in
+    for name, lut in luts.items():
+        lines.append(f"The {name} estimate " + ("counts a pruned consumer's overlap once (spec given)" if name in
                                                 (specs or {}) else "counts a pruned consumer's overlap twice "
-                                                "(no spec given): it runs low."))
+                                                "(no spec given: it runs low)")
+                     + (f" and takes each row's saving as a fraction of {lut.reference}, timed beside it."
+                        if lut.reference else " and subtracts the savings in the profile's own ms (no "
+                        "reference model timed beside the rows: off by however much faster or slower the "
+                        "machine ran then)."))
     for name, lut in luts.items():
         threads = lut.thread_count or 1
         if None in bench_threads:

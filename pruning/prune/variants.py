@@ -36,7 +36,8 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
         "unpruned_filters_per_layer": state.original,
         "lut_estimated_ms": round(state.est_latency_ms, 3), "loop_measured_base_ms": round(state.base_ms, 3),
         "estimate_basis": f"the parent's FP16 IR latency as the loop measured it ({timed_threads} thread(s)) "
-                          "minus the LUT savings of every pruned layer",
+                          "less the LUT savings of every pruned layer (as fractions of the LUT's reference "
+                          "model where it has one)",
         "finetune": {"every": settings.finetune_every, "steps": settings.finetune_steps,
                      "final_steps": settings.final_finetune_steps, "batch_size": settings.batch_size,
                      "lr": settings.lr, "distill": settings.distill},
@@ -50,6 +51,10 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
                           "threads": lut.threads, "precision": lut.precision,
                           "saving_ms": round(lut.saving_ms(state.original, details["filters_per_layer"], spec), 3),
                           "saving_basis": "every pruned layer's row, a pruned consumer's overlap counted once"}
+        fraction = lut.saved_fraction(state.original, details["filters_per_layer"], spec)
+        if fraction is not None:
+            details["lut"]["saved_fraction"] = round(fraction, 4)
+            details["lut"]["reference"] = lut.reference
     else:
         details["cluster_size"] = settings.cluster_size
     method = settings.method if settings.lut or settings.method == "filter" else \
