@@ -135,3 +135,15 @@ def test_model_estimate_sums_the_pruned_layers_savings() -> None:
     assert TABLE.lut.saving_ms(original, {"a": 32, "b": 64, "not-in-lut": 5}) == pytest.approx(1.5)
     assert TABLE.lut.saving_ms(original, {"a": 32, "b": 48}) == pytest.approx(2.0)
     assert TABLE.estimate(10.0, {"a": 48, "b": 48}, original) == pytest.approx(10.0 - 1.0 - 0.5)
+
+
+def test_savings_on_the_reference_scale() -> None:
+    """Rows timed beside the whole model: a row profiled while the machine ran twice as slow (its reference
+    twice the others') saves half its ms on the common scale; the model estimate is a fraction of it."""
+    a, b = (layer.model_copy(update={"reference_ms": ref}) for layer, ref in
+            zip(TABLE.lut.layers.values(), (10.0, 20.0), strict=True))
+    table = LayerLatency(hand_lut([a, b]))
+    assert table.saving(group("a"), 48) == pytest.approx(1.0 * 15.0 / 10.0)
+    assert table.saving(group("b"), 48) == pytest.approx(0.5 * 15.0 / 20.0)
+    original = {"a": 64, "b": 64}
+    assert table.estimate(8.0, {"a": 48, "b": 48}, original) == pytest.approx(8.0 * (1 - 1.0 / 10 - 0.5 / 20))

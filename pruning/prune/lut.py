@@ -11,7 +11,9 @@ bias the estimate.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from models.layer_spec import ModelSpec
@@ -83,7 +85,18 @@ class LayerLatency:
         return self.next_step(name, width + 1) == width
 
     def saving(self, group: PruneGroup, width_after: int) -> float:
-        return self.ms(group.name, group.width) - self.ms(group.name, width_after)
+        """The LUT's saving of `group` at `width_after`; where every row was timed beside the reference
+        model, on one scale (the rows' median reference), so a layer profiled while the machine ran slow
+        does not look cheaper to prune than it is."""
+        saving = self.ms(group.name, group.width) - self.ms(group.name, width_after)
+        reference = self.layer(group.name).reference_ms
+        return saving * self._reference_scale / reference if reference and self._reference_scale else saving
+
+    @cached_property
+    def _reference_scale(self) -> float | None:
+        """Median of the rows' `reference_ms`; None unless every row has one."""
+        refs = [layer.reference_ms for layer in self.lut.layers.values() if layer.reference_ms]
+        return statistics.median(refs) if refs and len(refs) == len(self.lut.layers) else None
 
     def estimate(self, base_ms: float, widths: dict[str, int], original: dict[str, int]) -> float:
         """`base_ms` (measured unpruned) less every pruned layer's LUT saving (overlaps counted once), as a
