@@ -49,11 +49,6 @@ class LayerLut(StrictModel):
         default=None,
         description="The whole unpruned model (the LUT's `reference`), timed in the same rounds as this layer's "
         "counts: the scale of this row. None in tables profiled from a spec alone.")
-    cross_ms: dict[str, float] = Field(
-        default_factory=dict,
-        description="Per prunable dense consumer in this row (named as the row builds it): ms per removed filter "
-        "of this layer x removed filter of that consumer, which this row and the consumer's own row both save; "
-        "measured at a quarter of each width. A consumer not here has its overlap apportioned by MACs.")
 
     def latency_ms(self, filters: int) -> float:
         """Latency at any count: measured, or linear between the nearest measured neighbours."""
@@ -141,11 +136,11 @@ class Lut(StrictModel):
         """What the plain sum of savings counts twice: for a pruned layer L (K -> k filters) and a pruned
         consumer C (M -> m filters), both rows save C's cross term (K - k) x (M - m).
 
-        Where profile measured it (`LayerLut.cross_ms`), the cross term is that coefficient x (K - k) x
-        (M - m). Otherwise C's share of L's row saving is apportioned by multiply-accumulates (the row's
-        parts as `headcount-agent profile` builds them, from `spec`) and C at m filters saves the fraction
-        1 - m/M of it, which C's own row has counted already: exact where a conv's time is bilinear in its
-        input and output channels, too much where part of it grows with each width alone (memory traffic)."""
+        C's share of L's row saving is apportioned by multiply-accumulates (the row's parts as
+        `headcount-agent profile` builds them, from `spec`); C at m filters saves the fraction 1 - m/M
+        of it, which C's own row has counted already. Exact where a conv's time is bilinear in its input
+        and output channels; the LUT alone cannot split a row, since profile times a layer only with its
+        consumers."""
         return sum(self._overlaps_ms(original, widths, spec).values())
 
     def _overlaps_ms(self, original: dict[str, int], widths: dict[str, int], spec: ModelSpec) -> dict[str, float]:
@@ -161,11 +156,7 @@ class Lut(StrictModel):
             for part, macs in parts[1:]:
                 root = part.split("@", 1)[0]  # a concat reader's clone is `<consumer>@<producer>`
                 if root in original and widths.get(root, original[root]) != original[root]:
-                    if part in layer.cross_ms:  # measured: no assumption on how time grows with channels
-                        shared = layer.cross_ms[part] * (original[name] - widths[name]) * \
-                            (original[root] - widths[root])
-                    else:
-                        shared = saving * macs / whole * (1 - widths[root] / original[root])
+                    shared = saving * macs / whole * (1 - widths[root] / original[root])
                     overlaps[name] = overlaps.get(name, 0.0) + shared
         return overlaps
 

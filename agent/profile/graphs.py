@@ -46,10 +46,9 @@ def _activated(x: ov.Output) -> ov.Output:
 
 
 class _Builder:
-    def __init__(self, spec: ModelSpec, seed: int, int8: bool, consumer_out: dict[str, int] | None = None) -> None:
+    def __init__(self, spec: ModelSpec, seed: int, int8: bool) -> None:
         self.spec = spec
         self.int8 = int8
-        self.consumer_out = consumer_out or {}
         self.rng = np.random.default_rng(seed)
         self.params: list[ov.Node] = []
         self.outputs: list[ov.Output] = []
@@ -73,19 +72,15 @@ class _Builder:
             if not layer.consumers:
                 self.outputs.append(out)
             return
-        cout = self.consumer_out.get(name, layer.out_channels)
-        self.outputs.append(_conv(source, layer, cin, cout, self.rng, self.int8))
+        self.outputs.append(_conv(source, layer, cin, layer.out_channels, self.rng, self.int8))
 
 
-def build_layer_model(spec: ModelSpec, layer: LayerSpec, kept: int, seed: int = 0, int8: bool = False,
-                      consumer_out: dict[str, int] | None = None) -> ov.Model:
-    """The layer with `kept` filters and its consumers, as one model with static shapes (batch 1, NCHW).
-
-    `consumer_out` shrinks the output of the dense consumers it names (the cross term of a layer and a
-    pruned consumer, `agent.profile.sweep.cross_terms`); every other consumer keeps its full width."""
+def build_layer_model(spec: ModelSpec, layer: LayerSpec, kept: int, seed: int = 0, int8: bool = False
+                      ) -> ov.Model:
+    """The layer with `kept` filters and its consumers, as one model with static shapes (batch 1, NCHW)."""
     if not 1 <= kept <= layer.out_channels:
         raise ValueError(f"layer {layer.name}: kept filters {kept} outside 1..{layer.out_channels}")
-    builder = _Builder(spec, seed, int8, consumer_out)
+    builder = _Builder(spec, seed, int8)
     removed = layer.out_channels - kept
     cin = kept if layer.kind == "depthwise" else layer.in_channels
     x = builder.parameter(cin, tuple(layer.input_size))

@@ -110,42 +110,6 @@ def _difference_noise(measured: dict[int, Measurement]) -> float:
     return from_curve if from_curve is not None else 2.4 * _noise(measured)
 
 
-def pruned_consumers(spec: ModelSpec, layer: LayerSpec) -> list[LayerSpec]:
-    """The dense consumers in `layer`'s row (through depthwise ones) that are prunable themselves (a concat
-    reader's clone `C@L` counts as C): where both shrink, both rows save their cross term."""
-    roots = {entry.name for entry in profiled_layers(spec)}
-    found, pending = [], list(layer.consumers)
-    while pending:
-        reader = spec.layer(pending.pop(0))
-        if reader.kind == "depthwise":
-            pending.extend(reader.consumers)
-        elif reader.name.split("@", 1)[0] in roots:
-            found.append(reader)
-    return found
-
-
-def cross_terms(timer: Timer, spec: ModelSpec, layer: LayerSpec, settings: SweepSettings) -> dict[str, float]:
-    """Per pruned consumer C (M filters) of `layer` (K filters): ms per removed pair of filters that `layer`'s
-    row and C's row both save, from the row at four corners timed together: (K, M), (K/4, M), (K, M/4),
-    (K/4, M/4); cross = t(K, M) - t(K/4, M) - t(K, M/4) + t(K/4, M/4), over (K - K/4)(M - M/4).
-
-    `Lut.overlap_ms` subtracts it once; without it the overlap is apportioned by MACs, which assumes all of
-    C's time is bilinear in its channels (too much where part of it is memory traffic in each alone)."""
-    terms: dict[str, float] = {}
-    big = layer.out_channels
-    small = max(1, big // 4)
-    for consumer in pruned_consumers(spec, layer):
-        full, quarter = consumer.out_channels, max(1, consumer.out_channels // 4)
-        if small == big or quarter == full:
-            continue
-        corners = [(big, full), (small, full), (big, quarter), (small, quarter)]
-        models = {i: build_layer_model(spec, layer, kept, int8=settings.int8, consumer_out={consumer.name: out})
-                  for i, (kept, out) in enumerate(corners)}
-        t = {i: m.ms for i, m in timer.measure(models).items()}
-        terms[consumer.name] = round((t[0] - t[1] - t[2] + t[3]) / ((big - small) * (full - quarter)), 9)
-    return terms
-
-
 def profile_layer(timer: Timer, spec: ModelSpec, layer: LayerSpec, settings: SweepSettings) -> LayerLut:
     """Latency vs kept filters for one layer (with its consumers), its steps and their period."""
     started = time.perf_counter()
@@ -159,7 +123,6 @@ def profile_layer(timer: Timer, spec: ModelSpec, layer: LayerSpec, settings: Swe
                 reference.minima.extend(extra.minima)
                 continue
             measured.setdefault(count, Measurement()).minima.extend(extra.minima)
-    cross = cross_terms(timer, spec, layer, settings)
     noise, step_noise = _noise(measured), _difference_noise(measured)
     bounds = step_boundaries(_points(measured), step_noise, settings.rule)
     period, aligned = detect_period(bounds)
@@ -172,7 +135,6 @@ def profile_layer(timer: Timer, spec: ModelSpec, layer: LayerSpec, settings: Swe
         step_boundaries=bounds, step_period=period,
         period_aligned=round(aligned, 3), seconds=round(time.perf_counter() - started, 2),
         reference_ms=round(reference.ms, 5) if reference is not None else None,
-        cross_ms=cross,
     )
 
 
