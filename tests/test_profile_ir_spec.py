@@ -8,6 +8,7 @@ from agent import exit_codes
 from agent.cli import main
 from agent.profile.ir_spec import spec_from_ir
 from agent.profile.spec_io import load_spec, profiled_layers
+from models.lut import load_lut
 from models.store import ModelStore
 from tests.helpers import ROOT, STORE
 
@@ -37,4 +38,6 @@ def test_cli_profiles_a_store_model(tmp_path: Path) -> None:
                  "--layers", small, "--counts", "8,16,17", "--no-refine", "--rounds", "3",
                  "--reps", "3"])
     assert code == exit_codes.OK and out.is_file()
+    lut = load_lut(out)  # the model itself is timed beside the layer: the scale of its row
+    assert lut.reference == "person-ssdlite@1" and lut.layers[small].reference_ms > lut.layers[small].points[-1].ms
     assert main(["profile", "--model", "ghost@1", "--store", str(STORE), "--out", str(out)]) == exit_codes.CONFIG
