@@ -78,9 +78,11 @@ class Timer:
                             ("INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS")}
         return compiled
 
-    def measure(self, models: dict[int, ov.Model]) -> dict[int, Measurement]:
-        """Compile all models, warm them up, then time them in interleaved shuffled rounds."""
-        requests = {key: prepared_request(self.compile(model)) for key, model in models.items()}
+    def measure(self, models: dict[int, ov.Model | ov.CompiledModel]) -> dict[int, Measurement]:
+        """Compile all models (those not compiled yet), warm them up, then time them in interleaved shuffled
+        rounds."""
+        requests = {key: prepared_request(model if isinstance(model, ov.CompiledModel) else self.compile(model))
+                    for key, model in models.items()}
         for request in requests.values():
             for _ in range(self.settings.warmup):
                 request.infer()
