@@ -19,6 +19,7 @@ from typing import Any
 import openvino as ov
 
 from agent import __version__, exit_codes
+from agent.capture import Opener, open_capture
 from agent.commands import CommandResult
 from agent.config import AgentConfig
 from agent.control import ControlContext, Controller, ModelUnusable, prepare_model
@@ -53,10 +54,15 @@ class RunSummary:
 
 
 class Agent:
-    """One running agent. `run()` blocks until `stop` is set or every file camera has ended."""
+    """One running agent. `run()` blocks until `stop` is set or every file camera has ended.
 
-    def __init__(self, config: AgentConfig, config_bytes: bytes = b"", stop: threading.Event | None = None) -> None:
+    `opener` makes each camera's capture (`agent.capture.open_capture`; a benchmark replays frames with its own).
+    """
+
+    def __init__(self, config: AgentConfig, config_bytes: bytes = b"", stop: threading.Event | None = None,
+                 opener: Opener = open_capture) -> None:
         self.config = config
+        self.opener = opener
         self.config_sha256 = hashlib.sha256(config_bytes).hexdigest()
         self.stop = stop or threading.Event()
         self.core = ov.Core()
@@ -111,7 +117,7 @@ class Agent:
         assert self.active is not None and self.outbox is not None
         policy = ResetPolicy.from_config(self.config.totals)
         for camera in self.config.cameras:
-            reader = CameraReader(camera, self.stop)
+            reader = CameraReader(camera, self.stop, self.opener)
             path = CountPath(camera, self.config.tracker, self.config.occupancy, self.config.model.tiling)
             totals = TotalsKeeper.restore(camera.name, self.outbox.totals(camera.name), policy,
                                           f"{self.config.device_id}/{camera.name}/{self.outbox.store_id}")

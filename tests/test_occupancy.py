@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from agent.occupancy import OccupancySmoother, SmoothingSettings
@@ -32,6 +35,21 @@ def test_a_real_change_shows_within_the_window_plus_hold() -> None:
 @pytest.mark.parametrize("statistic", ["median", "mean", "max"])
 def test_statistics_agree_on_a_constant_count(statistic: str) -> None:
     assert set(_publish([4] * 20, SmoothingSettings(statistic=statistic))) == {4}
+
+
+@pytest.mark.parametrize("statistic", ["median", "mean", "max"])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_window_statistic_is_numpys_over_the_window(statistic: str, seed: int) -> None:
+    """The histogram kept beside the window gives what NumPy gives over the window's counts, rounded half up."""
+    rng = np.random.default_rng(seed)
+    smoother = OccupancySmoother(SmoothingSettings(window_s=0.75, statistic=statistic))
+    ts = np.cumsum(rng.uniform(0.01, 0.2, 400))  # uneven frame gaps: the window holds 4 to 60 frames
+    counts = rng.integers(0, 12, 400) if seed % 2 else rng.choice([3, 4, 9], 400)
+    reducer = {"median": np.median, "mean": np.mean, "max": np.max}[statistic]
+    for i, (t, count) in enumerate(zip(ts, counts, strict=True)):
+        smoother.update(float(t), int(count))
+        window = counts[(ts >= t - 0.75) & (np.arange(400) <= i)]
+        assert smoother.statistic() == math.floor(float(reducer(window)) + 0.5)
 
 
 def test_last_publishes_raw_counts() -> None:
