@@ -148,14 +148,26 @@ class InferencePool:
         return self._start(image, block=False)
 
     def _start(self, image: np.ndarray, block: bool) -> InFlight | None:
-        t0 = time.perf_counter()
-        tensor = frame_tensor(image, self.host_resize)
-        t1 = time.perf_counter()
-        try:
-            request = self._idle.get(block)  # LIFO: the request used last is the one whose memory is warm
-        except queue.Empty:
-            return None
-        t2 = time.perf_counter()
+        """Blocking: the image is resized before waiting for a free request. Not blocking: a request is taken
+        first, so that a frame which finds none is not resized twice (here, and when its camera waits)."""
+        if block:
+            t0 = time.perf_counter()
+            tensor = frame_tensor(image, self.host_resize)
+            t1 = time.perf_counter()
+            request = self._idle.get()  # LIFO: the request used last is the one whose memory is warm
+            t2 = time.perf_counter()
+        else:
+            try:
+                request = self._idle.get(block=False)
+            except queue.Empty:
+                return None
+            try:
+                t0 = time.perf_counter()
+                tensor = frame_tensor(image, self.host_resize)
+                t1 = t2 = time.perf_counter()
+            except BaseException:
+                self._idle.put(request)
+                raise
         try:
             request.set_input_tensor(tensor)
             request.start_async()

@@ -18,6 +18,7 @@ import numpy as np
 import openvino as ov
 import pytest
 
+from agent import inference_pool
 from agent.config import CameraConfig, ModelConfig, OccupancyConfig, TrackerConfig
 from agent.control import ControlContext, Controller, prepare_model
 from agent.count_path import CountPath
@@ -254,3 +255,28 @@ def test_an_image_nobody_else_holds_stays_alive_while_its_request_runs(several: 
         del litter
         np.testing.assert_array_equal(found.confidence, expected.confidence)
         np.testing.assert_array_equal(found.xyxy, expected.xyxy)
+
+
+def test_a_frame_that_finds_no_idle_request_is_not_resized(several: RunningModel, sample_video: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`try_start` takes a request before it resizes: with every request busy it does no work at all."""
+    frame = cv2.VideoCapture(str(sample_video)).read()[1]
+    resized: list[tuple[int, int]] = []
+    real_frame_tensor = inference_pool.frame_tensor
+
+    def counting_frame_tensor(image: np.ndarray, size: tuple[int, int] | None = None) -> ov.Tensor:
+        resized.append(image.shape[:2])
+        return real_frame_tensor(image, size)
+
+    monkeypatch.setattr(inference_pool, "frame_tensor", counting_frame_tensor)
+    pool = several.detector.pool
+    busy = [pool.start(frame) for _ in range(pool.size)]
+    try:
+        assert pool.try_start(frame) is None
+        assert len(resized) == pool.size, "a frame that found no idle request was resized"
+    finally:
+        for started in busy:
+            started.result(0.5)
+    started = pool.try_start(frame)
+    assert started is not None and len(resized) == pool.size + 1
+    started.result(0.5)
