@@ -18,7 +18,8 @@ class DecoderError(ValueError):
 
 
 class Decoder(Protocol):
-    def __call__(self, results: Any, width: int, height: int, score_threshold: float) -> Detections: ...
+    def __call__(self, results: Any, width: int, height: int, score_threshold: float) -> Detections:
+        """`results[port]`: an output's array (the request's memory, so copy what is kept)."""
 
 
 def _names(port: Any) -> set[str]:

@@ -87,6 +87,23 @@ def frame_tensor(image: np.ndarray, size: tuple[int, int] | None = None) -> ov.T
     return ov.Tensor(np.ascontiguousarray(image)[None], shared_memory=True)
 
 
+class RequestOutputs:
+    """A finished request's outputs by port, read in place: what a `Decoder` indexes.
+
+    `InferRequest.results` wraps every output in a dict first; after an inference that costs twice
+    as much (160 against 76 us on this CPU). The arrays are the request's memory: decode them before
+    the request goes back to the pool.
+    """
+
+    __slots__ = ("_request",)
+
+    def __init__(self, request: ov.InferRequest) -> None:
+        self._request = request
+
+    def __getitem__(self, port: ov.ConstOutput) -> np.ndarray:
+        return self._request.get_tensor(port).data
+
+
 class InFlight:
     """One started inference: `result()` waits for it, decodes it and gives its request back (call once).
 
@@ -109,7 +126,7 @@ class InFlight:
         try:
             self._request.wait()  # the GIL is released while the device works
             t3 = time.perf_counter()
-            detections = self._pool.decoder(self._request.results, *self._size, score_threshold)
+            detections = self._pool.decoder(RequestOutputs(self._request), *self._size, score_threshold)
         finally:
             self._pool._give_back(self._request)
             self._tensor = None
