@@ -206,10 +206,12 @@ class CameraCounter:
                frame: int = 0) -> CountResult:
         """Count one frame (taken at `ts`, index `frame` in its stream)."""
         self._scale(width, height)
-        people = detections[detections.class_id == class_id]
+        counted = detections.class_id == class_id
+        people = detections if counted.all() else detections[counted]  # a one-label model: no copy
+        if self._zone is None and self._line is None:
+            return CountResult(len(people), 0, 0, people=people)
         anchors = people.anchors(self.config.anchor)
-        inside = self._zone.contains(anchors) if self._zone else np.ones(len(people), bool)
-        count = int(inside.sum())
+        count = int(self._zone.contains(anchors).sum()) if self._zone else len(people)
         if self._line is None:
             return CountResult(count, 0, 0, people=people)
         tracked = self._tracker.update(people)
