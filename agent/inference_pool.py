@@ -10,8 +10,9 @@ the device works on it while the camera's thread decodes, counts and publishes t
 never waits for a second request (two cameras each holding one and waiting for another would block
 each other). Counts stay in frame order: a camera finishes its frames in the order it started them.
 
-On the CPU the pool resizes each frame (or tiling window) to the network's input with OpenCV before it
-goes in (`host_resize`; see `agent.detector.resizes_on_host`); elsewhere the frame goes in as it is,
+On the CPU the pool resizes each frame (or tiling window) to the network's input with OpenCV
+(`host_resize`; see `agent.detector.resizes_on_host`), straight into the input buffer its request owns
+and reads every time, so no array or tensor is made per frame; elsewhere the frame goes in as it is,
 wrapped without a copy, and the compiled model resizes it (only a crop that is not contiguous is copied).
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import queue
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import cv2
@@ -77,14 +78,26 @@ def optimal_requests(compiled: ov.CompiledModel) -> int:
         return 1
 
 
-def frame_tensor(image: np.ndarray, size: tuple[int, int] | None = None) -> ov.Tensor:
-    """An HWC u8 image as a batch-of-one input tensor, resized to `size` (width, height) if given and not already.
+@dataclass
+class PooledRequest:
+    """An infer request of the pool and, when the host resizes, the input buffer it was given once."""
 
-    The tensor shares the (resized or contiguous) array's memory.
-    """
-    if size is not None and (image.shape[1], image.shape[0]) != size:
-        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)  # reads a crop in place, writes a new array
-    return ov.Tensor(np.ascontiguousarray(image)[None], shared_memory=True)
+    request: ov.InferRequest
+    input: np.ndarray | None = None  # [1, height, width, 3] u8, the request's input tensor's memory
+    tensor: ov.Tensor | None = field(default=None, repr=False)
+    """The input the request reads now: kept here while it runs, since a tensor that shares a NumPy array
+    does not keep that array alive on the request's side."""
+
+    def load(self, image: np.ndarray) -> None:
+        """Give the request an HWC u8 image: resized into its own buffer, else wrapped as it is."""
+        if self.input is None:
+            self.tensor = ov.Tensor(np.ascontiguousarray(image)[None], shared_memory=True)
+            self.request.set_input_tensor(self.tensor)
+        elif image.shape[:2] == self.input.shape[1:3]:
+            np.copyto(self.input[0], image)
+        else:
+            height, width = self.input.shape[1:3]
+            cv2.resize(image, (width, height), dst=self.input[0], interpolation=cv2.INTER_LINEAR)
 
 
 class RequestOutputs:
@@ -105,31 +118,25 @@ class RequestOutputs:
 
 
 class InFlight:
-    """One started inference: `result()` waits for it, decodes it and gives its request back (call once).
+    """One started inference: `result()` waits for it, decodes it and gives its request back (call once)."""
 
-    It holds the input tensor until then: the request reads the tensor's memory while it runs, and a
-    tensor that shares a NumPy array does not keep that array alive on the request's side (a resized
-    frame or a copied crop has no other owner; freed, the request would read whatever comes next there).
-    """
-
-    def __init__(self, pool: InferencePool, request: ov.InferRequest, tensor: ov.Tensor, width: int, height: int,
-                 started: float, times: StageTimes) -> None:
-        self._pool, self._request, self._tensor = pool, request, tensor
+    def __init__(self, pool: InferencePool, pooled: PooledRequest, width: int, height: int, started: float,
+                 times: StageTimes) -> None:
+        self._pool, self._pooled = pool, pooled
         self._size, self._started, self._times = (width, height), started, times
 
     def wait(self) -> None:
         """Until the device has finished it (the GIL is released meanwhile); `result` then only decodes."""
-        self._request.wait()
+        self._pooled.request.wait()
 
     def result(self, score_threshold: float) -> tuple[Detections, StageTimes]:
-        times = self._times
+        times, request = self._times, self._pooled.request
         try:
-            self._request.wait()  # the GIL is released while the device works
+            request.wait()  # the GIL is released while the device works
             t3 = time.perf_counter()
-            detections = self._pool.decoder(RequestOutputs(self._request), *self._size, score_threshold)
+            detections = self._pool.decoder(RequestOutputs(request), *self._size, score_threshold)
         finally:
-            self._pool._give_back(self._request)
-            self._tensor = None
+            self._pool._give_back(self._pooled)
         times.infer, times.postprocess = t3 - self._started, time.perf_counter() - t3
         return detections, times
 
@@ -137,8 +144,9 @@ class InFlight:
 class InferencePool:
     """A fixed set of infer requests on one compiled model, borrowed one at a time by any thread.
 
-    `host_resize` (width, height): the compiled model's static input size, to which every image is
-    resized before it goes in; None: the compiled model takes images of any size.
+    `host_resize` (width, height): the compiled model's static input size; each request then owns a buffer
+    of that size, set as its input once, which every image is resized into. None: the compiled model takes
+    images of any size.
     """
 
     def __init__(self, compiled: ov.CompiledModel, decoder: Decoder, size: int | None = None,
@@ -146,9 +154,18 @@ class InferencePool:
         self.decoder = decoder
         self.host_resize = host_resize
         self.size = size or optimal_requests(compiled) + 1  # a spare: a camera starts its next frame early
-        self._idle: queue.LifoQueue[ov.InferRequest] = queue.LifoQueue()
+        self._idle: queue.LifoQueue[PooledRequest] = queue.LifoQueue()
         for _ in range(self.size):
-            self._idle.put(compiled.create_infer_request())
+            self._idle.put(self._pooled(compiled.create_infer_request()))
+
+    def _pooled(self, request: ov.InferRequest) -> PooledRequest:
+        if self.host_resize is None:
+            return PooledRequest(request)
+        width, height = self.host_resize
+        buffer = np.zeros((1, height, width, 3), np.uint8)
+        tensor = ov.Tensor(buffer, shared_memory=True)
+        request.set_input_tensor(tensor)
+        return PooledRequest(request, buffer, tensor)  # tensor: set once, held for the request's life
 
     def run(self, image: np.ndarray, score_threshold: float) -> tuple[Detections, StageTimes]:
         """Detect on one BGR u8 image of any size; blocks until a request is free and has run."""
@@ -161,52 +178,40 @@ class InferencePool:
         return started
 
     def try_start(self, image: np.ndarray) -> InFlight | None:
-        """Start detecting on `image` if a request is idle now; None (nothing started) if not."""
+        """Start detecting on `image` if a request is idle now; None (nothing done) if not."""
         return self._start(image, block=False)
 
     def _start(self, image: np.ndarray, block: bool) -> InFlight | None:
-        """Blocking: the image is resized before waiting for a free request. Not blocking: a request is taken
-        first, so that a frame which finds none is not resized twice (here, and when its camera waits)."""
-        if block:
-            t0 = time.perf_counter()
-            tensor = frame_tensor(image, self.host_resize)
-            t1 = time.perf_counter()
-            request = self._idle.get()  # LIFO: the request used last is the one whose memory is warm
-            t2 = time.perf_counter()
-        else:
-            try:
-                request = self._idle.get(block=False)
-            except queue.Empty:
-                return None
-            try:
-                t0 = time.perf_counter()
-                tensor = frame_tensor(image, self.host_resize)
-                t1 = t2 = time.perf_counter()
-            except BaseException:
-                self._idle.put(request)
-                raise
+        t0 = time.perf_counter()
         try:
-            request.set_input_tensor(tensor)
-            request.start_async()
+            pooled = self._idle.get(block)  # LIFO: the request used last is the one whose memory is warm
+        except queue.Empty:
+            return None
+        t1 = time.perf_counter()
+        try:
+            pooled.load(image)
+            t2 = time.perf_counter()
+            pooled.request.start_async()
         except BaseException:
-            self._idle.put(request)
+            self._give_back(pooled)
             raise
-        times = StageTimes(preprocess=t1 - t0, wait=t2 - t1)
-        return InFlight(self, request, tensor, image.shape[1], image.shape[0], t2, times)
+        times = StageTimes(preprocess=t2 - t1, wait=t1 - t0)
+        return InFlight(self, pooled, image.shape[1], image.shape[0], t2, times)
 
-    def _give_back(self, request: ov.InferRequest) -> None:
-        self._idle.put(request)
+    def _give_back(self, pooled: PooledRequest) -> None:
+        if pooled.input is None:
+            pooled.tensor = None  # the frame it wrapped is free to go
+        self._idle.put(pooled)
 
     def run_all_once(self, image: np.ndarray) -> None:
         """Run every request once at the same time on `image` (warms each stream, not only the first)."""
-        tensor = frame_tensor(image, self.host_resize)
-        requests = [self._idle.get() for _ in range(self.size)]
+        taken = [self._idle.get() for _ in range(self.size)]
         try:
-            for request in requests:
-                request.set_input_tensor(tensor)
-                request.start_async()
-            for request in requests:
-                request.wait()
+            for pooled in taken:
+                pooled.load(image)
+                pooled.request.start_async()
+            for pooled in taken:
+                pooled.request.wait()
         finally:
-            for request in requests:
-                self._idle.put(request)
+            for pooled in taken:
+                self._give_back(pooled)

@@ -24,7 +24,7 @@ from agent.control import ControlContext, Controller, prepare_model
 from agent.count_path import CountPath
 from agent.decoders import Decoder, bind_decoder
 from agent.detector import Detector, build_preprocessing, choose_hint, resizes_on_host
-from agent.inference_pool import InferencePool, InFlight
+from agent.inference_pool import InferencePool, InFlight, PooledRequest
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel
 from agent.stream import CameraReader
 from agent.telemetry import StageStats
@@ -138,9 +138,9 @@ class WatchedPool(InferencePool):
             self.most_out = max(self.most_out, self.out)
         return started
 
-    def _give_back(self, request: ov.InferRequest) -> None:
+    def _give_back(self, pooled: PooledRequest) -> None:
         self.out -= 1
-        super()._give_back(request)
+        super()._give_back(pooled)
 
 
 def test_one_camera_starts_its_next_frame_before_counting_the_last(store: ModelStore, sample_video: Path,
@@ -257,26 +257,50 @@ def test_an_image_nobody_else_holds_stays_alive_while_its_request_runs(several: 
         np.testing.assert_array_equal(found.xyxy, expected.xyxy)
 
 
-def test_a_frame_that_finds_no_idle_request_is_not_resized(several: RunningModel, sample_video: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """`try_start` takes a request before it resizes: with every request busy it does no work at all."""
-    frame = cv2.VideoCapture(str(sample_video)).read()[1]
-    resized: list[tuple[int, int]] = []
-    real_frame_tensor = inference_pool.frame_tensor
-
-    def counting_frame_tensor(image: np.ndarray, size: tuple[int, int] | None = None) -> ov.Tensor:
-        resized.append(image.shape[:2])
-        return real_frame_tensor(image, size)
-
-    monkeypatch.setattr(inference_pool, "frame_tensor", counting_frame_tensor)
+def test_each_request_reads_the_buffer_the_frame_was_resized_into(several: RunningModel, sample_video: Path) -> None:
+    """On the CPU a frame is resized into its request's own input buffer; nothing is allocated per frame."""
+    capture = cv2.VideoCapture(str(sample_video))
+    frames = [capture.read()[1] for _ in range(2)]
     pool = several.detector.pool
-    busy = [pool.start(frame) for _ in range(pool.size)]
+    width, height = several.detector.input_size
+    started = pool.start(frames[0])
+    pooled = started._pooled
+    assert pooled.input is not None and pooled.input.shape == (1, height, width, 3)
+    np.testing.assert_array_equal(pooled.input[0], cv2.resize(frames[0], (width, height)))
+    started.result(0.5)
+    assert np.shares_memory(pooled.request.get_input_tensor().data, pooled.input)
+    window = frames[1][:height, :width]  # already the network's size, and not contiguous: copied in
+    again = pool.start(window)
+    assert again._pooled is pooled, "the pool is LIFO: the request used last comes back first"
+    np.testing.assert_array_equal(pooled.input[0], window)
+    again.result(0.5)
+
+
+def test_a_frame_that_finds_no_idle_request_is_left_alone(several: RunningModel, sample_video: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`try_start` takes a request before it touches the frame: with every request busy it resizes nothing
+    and writes into no request's buffer (each still holds the frame it is running on)."""
+    capture = cv2.VideoCapture(str(sample_video))
+    frames = [capture.read()[1] for _ in range(8)]
+    resized: list[tuple[int, ...]] = []
+    real_resize = cv2.resize
+
+    def counting_resize(image: np.ndarray, *args: object, **kwargs: object) -> np.ndarray:
+        resized.append(image.shape)
+        return real_resize(image, *args, **kwargs)
+
+    monkeypatch.setattr(inference_pool.cv2, "resize", counting_resize)
+    pool = several.detector.pool
+    busy = [pool.start(frames[i]) for i in range(pool.size)]
+    inputs = [started._pooled.input.copy() for started in busy]
     try:
-        assert pool.try_start(frame) is None
+        assert pool.try_start(frames[-1]) is None
         assert len(resized) == pool.size, "a frame that found no idle request was resized"
+        for started, before in zip(busy, inputs, strict=True):
+            np.testing.assert_array_equal(started._pooled.input, before)
     finally:
         for started in busy:
             started.result(0.5)
-    started = pool.try_start(frame)
+    started = pool.try_start(frames[-1])
     assert started is not None and len(resized) == pool.size + 1
     started.result(0.5)
