@@ -8,7 +8,10 @@ tiling window), starts it, and later waits for it with the GIL released, decodes
 While a camera's frame is in flight it may start its next frame on an idle request (`try_start`), so
 the device works on it while the camera's thread decodes, counts and publishes the previous one; it
 never waits for a second request (two cameras each holding one and waiting for another would block
-each other). Counts stay in frame order: a camera finishes its frames in the order it started them.
+each other). Requests go to waiting cameras first come, first served (`FairHandOff`): with a plain queue
+the camera that gave a request back took it again before a woken waiter could, and with more cameras
+than requests some cameras all but stopped (8 cameras read 3 to 49 frames/s each). Counts stay in frame
+order: a camera finishes its frames in the order it started them.
 
 On the CPU the pool resizes each frame (or tiling window) to the network's input with OpenCV
 (`host_resize`; see `agent.detector.resizes_on_host`), straight into the input buffer its request owns
@@ -18,8 +21,9 @@ wrapped without a copy, and the compiled model resizes it (only a crop that is n
 
 from __future__ import annotations
 
-import queue
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -141,6 +145,51 @@ class InFlight:
         return detections, times
 
 
+class FairHandOff:
+    """Idle requests, handed to waiting threads in the order they asked.
+
+    A request given back goes straight to the oldest waiter, so a thread that gives one back and asks
+    again at once (it holds the GIL; the woken waiter does not) queues behind the others instead of
+    taking it back. Without waiters, the request used last is handed out first (its memory is warm).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[PooledRequest] = []
+        self._waiters: deque[_Waiter] = deque()
+
+    def take(self) -> PooledRequest:
+        """An idle request, waiting in turn behind the threads that asked before."""
+        with self._lock:
+            if self._idle and not self._waiters:
+                return self._idle.pop()
+            waiter = _Waiter()
+            self._waiters.append(waiter)
+        waiter.ready.wait()
+        assert waiter.pooled is not None
+        return waiter.pooled
+
+    def take_if_idle(self) -> PooledRequest | None:
+        """An idle request now, or None (also while any thread waits for one: it goes first)."""
+        with self._lock:
+            return self._idle.pop() if self._idle and not self._waiters else None
+
+    def give_back(self, pooled: PooledRequest) -> None:
+        with self._lock:
+            if self._waiters:
+                waiter = self._waiters.popleft()
+                waiter.pooled = pooled
+                waiter.ready.set()
+            else:
+                self._idle.append(pooled)
+
+
+@dataclass
+class _Waiter:
+    ready: threading.Event = field(default_factory=threading.Event)
+    pooled: PooledRequest | None = None
+
+
 class InferencePool:
     """A fixed set of infer requests on one compiled model, borrowed one at a time by any thread.
 
@@ -154,9 +203,9 @@ class InferencePool:
         self.decoder = decoder
         self.host_resize = host_resize
         self.size = size or optimal_requests(compiled) + 1  # a spare: a camera starts its next frame early
-        self._idle: queue.LifoQueue[PooledRequest] = queue.LifoQueue()
+        self._requests = FairHandOff()
         for _ in range(self.size):
-            self._idle.put(self._pooled(compiled.create_infer_request()))
+            self._requests.give_back(self._pooled(compiled.create_infer_request()))
 
     def _pooled(self, request: ov.InferRequest) -> PooledRequest:
         if self.host_resize is None:
@@ -178,14 +227,14 @@ class InferencePool:
         return started
 
     def try_start(self, image: np.ndarray) -> InFlight | None:
-        """Start detecting on `image` if a request is idle now; None (nothing done) if not."""
+        """Start detecting on `image` if a request is idle now and no other thread waits for one; None
+        (nothing done) if not."""
         return self._start(image, block=False)
 
     def _start(self, image: np.ndarray, block: bool) -> InFlight | None:
         t0 = time.perf_counter()
-        try:
-            pooled = self._idle.get(block)  # LIFO: the request used last is the one whose memory is warm
-        except queue.Empty:
+        pooled = self._requests.take() if block else self._requests.take_if_idle()
+        if pooled is None:
             return None
         t1 = time.perf_counter()
         try:
@@ -201,11 +250,11 @@ class InferencePool:
     def _give_back(self, pooled: PooledRequest) -> None:
         if pooled.input is None:
             pooled.tensor = None  # the frame it wrapped is free to go
-        self._idle.put(pooled)
+        self._requests.give_back(pooled)
 
     def run_all_once(self, image: np.ndarray) -> None:
         """Run every request once at the same time on `image` (warms each stream, not only the first)."""
-        taken = [self._idle.get() for _ in range(self.size)]
+        taken = [self._requests.take() for _ in range(self.size)]
         try:
             for pooled in taken:
                 pooled.load(image)

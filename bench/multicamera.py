@@ -302,6 +302,18 @@ def stage_lines(rounds: Rounds, cameras: list[int]) -> list[str]:
     return lines
 
 
+def cpu_lines(rounds: Rounds) -> list[str]:
+    """CPU per processed frame by kind of thread (medians over rounds): where the two cores go."""
+    lines = []
+    for (n, replayed), runs in rounds.agent.items():
+        kinds = {kind for run in runs for kind in run["cpu_ms_per_frame"]}
+        medians = {kind: statistics.median(run["cpu_ms_per_frame"].get(kind, 0.0) for run in runs) for kind in kinds}
+        label = f"x{n}{' replayed' if replayed else ''}"
+        lines.append(f"CPU ms per frame {label}: total {sum(medians.values()):.2f}; "
+                     + ", ".join(f"{kind} {ms:.2f}" for kind, ms in sorted(medians.items(), key=lambda kv: -kv[1])))
+    return lines
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4, 8])
@@ -338,6 +350,7 @@ def main() -> int:
     print(memory_formula(rounds, args.cameras))
     print(memory_formula(rounds, args.cameras, "rss_anon_mb", "anonymous RSS at the window's end"))
     print("\n".join(stage_lines(rounds, args.cameras)))
+    print("\n".join(cpu_lines(rounds)))
     print(f"load average before {before}, after {os.getloadavg()} ({os.cpu_count()} CPUs)")
     return 0
 

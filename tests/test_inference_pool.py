@@ -304,3 +304,22 @@ def test_a_frame_that_finds_no_idle_request_is_left_alone(several: RunningModel,
     started = pool.try_start(frames[-1])
     assert started is not None and len(resized) == pool.size + 1
     started.result(0.5)
+
+
+def test_no_camera_starves_when_the_cameras_outrun_the_device(several: RunningModel, sample_video: Path,
+                                                             tmp_path: Path) -> None:
+    """Twice as many cameras as requests, read as fast as inference takes frames: a camera that keeps a
+    frame in flight does not take the request another camera is waiting for, so every camera progresses."""
+    clip = vtest_clip(sample_video, tmp_path / "c.avi", 100, 20)
+    stop = threading.Event()
+    workers, _ = start_cameras([clip] * (2 * several.detector.pool.size), ActiveModel(several), stop, loop=True)
+    try:
+        wait_until(lambda: all(w.frames_processed > 0 for w in workers))
+        before = [w.frames_processed for w in workers]
+        time.sleep(4.0)
+        frames = [w.frames_processed - b for w, b in zip(workers, before, strict=True)]
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=10)
+    assert min(frames) >= max(frames) / 2, f"frames per camera in 4 s: {frames}"  # was 0 to 177
