@@ -21,6 +21,7 @@ wrapped without a copy, and the compiled model resizes it (only a crop that is n
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -93,7 +94,12 @@ class PooledRequest:
     does not keep that array alive on the request's side."""
 
     def load(self, image: np.ndarray) -> None:
-        """Give the request an HWC u8 image: resized into its own buffer, else wrapped as it is."""
+        """Give the request a BGR u8 image: resized into its own buffer, else wrapped as it is.
+
+        Raises `ValueError` for any other image: OpenCV would resize it into a new array and leave the
+        buffer, and so the request, on the previous frame."""
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"a frame must be BGR u8 (height, width, 3); got {image.dtype} {image.shape}")
         if self.input is None:
             self.tensor = ov.Tensor(np.ascontiguousarray(image)[None], shared_memory=True)
             self.request.set_input_tensor(self.tensor)
@@ -126,21 +132,26 @@ class InFlight:
 
     def __init__(self, pool: InferencePool, pooled: PooledRequest, width: int, height: int, started: float,
                  times: StageTimes) -> None:
-        self._pool, self._pooled = pool, pooled
+        self._pool = pool
+        self._pooled: PooledRequest | None = pooled  # None once the result was taken
         self._size, self._started, self._times = (width, height), started, times
 
     def wait(self) -> None:
         """Until the device has finished it (the GIL is released meanwhile); `result` then only decodes."""
-        self._pooled.request.wait()
+        if self._pooled is not None:
+            self._pooled.request.wait()
 
     def result(self, score_threshold: float) -> tuple[Detections, StageTimes]:
-        times, request = self._times, self._pooled.request
+        pooled, self._pooled = self._pooled, None
+        if pooled is None:
+            raise RuntimeError("the result of this inference was already taken (its request is back in the pool)")
+        times, request = self._times, pooled.request
         try:
             request.wait()  # the GIL is released while the device works
             t3 = time.perf_counter()
             detections = self._pool.decoder(RequestOutputs(request), *self._size, score_threshold)
         finally:
-            self._pool._give_back(self._pooled)
+            self._pool._give_back(pooled)
         times.infer, times.postprocess = t3 - self._started, time.perf_counter() - t3
         return detections, times
 
@@ -165,7 +176,16 @@ class FairHandOff:
                 return self._idle.pop()
             waiter = _Waiter()
             self._waiters.append(waiter)
-        waiter.ready.wait()
+        try:
+            waiter.ready.wait()
+        except BaseException:  # interrupted (KeyboardInterrupt on the main thread): leave the line
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            if waiter.ready.is_set():  # handed a request meanwhile: pass it on
+                assert waiter.pooled is not None
+                self.give_back(waiter.pooled)
+            raise
         assert waiter.pooled is not None
         return waiter.pooled
 
@@ -254,13 +274,20 @@ class InferencePool:
 
     def run_all_once(self, image: np.ndarray) -> None:
         """Run every request once at the same time on `image` (warms each stream, not only the first)."""
-        taken = [self._requests.take() for _ in range(self.size)]
+        taken: list[PooledRequest] = []
+        started: list[PooledRequest] = []
         try:
+            for _ in range(self.size):
+                taken.append(self._requests.take())
             for pooled in taken:
                 pooled.load(image)
                 pooled.request.start_async()
-            for pooled in taken:
+                started.append(pooled)
+            for pooled in started:
                 pooled.request.wait()
         finally:
             for pooled in taken:
+                if pooled in started:  # never back into the pool while it runs (done already unless failing)
+                    with contextlib.suppress(Exception):
+                        pooled.request.wait()
                 self._give_back(pooled)

@@ -323,3 +323,18 @@ def test_no_camera_starves_when_the_cameras_outrun_the_device(several: RunningMo
         for worker in workers:
             worker.join(timeout=10)
     assert min(frames) >= max(frames) / 2, f"frames per camera in 4 s: {frames}"  # was 0 to 177
+
+
+@pytest.mark.parametrize("frame", [np.zeros((576, 768), np.uint8), np.zeros((576, 768, 4), np.uint8),
+                                   np.zeros((288, 384, 3), np.uint16), np.zeros((576, 768, 1), np.uint8)])
+def test_a_frame_that_is_not_bgr_u8_is_refused_and_the_request_returned(several: RunningModel,
+                                                                      frame: np.ndarray) -> None:
+    """OpenCV would resize such a frame into a new array and leave the request on the previous frame."""
+    pool = several.detector.pool
+    with pytest.raises(ValueError, match=r"BGR u8 \(height, width, 3\)"):
+        pool.start(frame)
+    busy = [pool.start(np.zeros((288, 384, 3), np.uint8)) for _ in range(pool.size)]  # none was lost
+    for started in busy:
+        started.result(0.5)
+    with pytest.raises(RuntimeError, match="already taken"):
+        busy[0].result(0.5)
