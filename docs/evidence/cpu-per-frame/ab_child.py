@@ -5,14 +5,17 @@
 <tree> is the checkout whose `agent` package runs (ab_runs.py picks it per variant: a `git worktree` of
 the commit before, or the working tree). VARIANT names what is changed in-process for an A/B within one
 tree: `old-occupancy` (the window's median by NumPy, as before af5dfe1), `old-start` (the pool resized
-before it looked for an idle request, as before ccd6171), `cv1` (cv2.setNumThreads(1)); anything else
-runs the tree as it is. Prints the aggregate fps and the CPU per frame by kind of thread.
+before it looked for an idle request, as before ccd6171), `cv1` (cv2.setNumThreads(1)), `niceN` (every
+capture's decoding thread at nice N); anything else runs the tree as it is. Prints the aggregate fps
+and the CPU per frame by kind of thread.
 """
 
 import json
 import math
+import os
 import queue
 import sys
+import threading
 import time
 
 import cv2
@@ -55,6 +58,16 @@ elif variant == "old-start":  # needs the tree of ccd6171's parent for frame_ten
     ip.InferencePool._start = _start
 elif variant == "cv1":
     cv2.setNumThreads(1)
+elif variant.startswith("nice"):
+    from agent import capture
+
+    serve = capture.WatchedCapture._serve
+
+    def _serve(self):  # noqa: ANN001, ANN202
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(variant[4:]))
+        serve(self)
+
+    capture.WatchedCapture._serve = _serve
 out = mc.child(mc.parse_args())
 print(json.dumps({"variant": variant, "fps": out["aggregate_fps"],
                   **{" ".join(k.split(" ")[:2]): v for k, v in out["cpu_ms_per_frame"].items()}}))
