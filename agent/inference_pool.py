@@ -83,7 +83,7 @@ def optimal_requests(compiled: ov.CompiledModel) -> int:
         return 1
 
 
-@dataclass
+@dataclass(eq=False)  # a handle: equal only to itself
 class PooledRequest:
     """An infer request of the pool and, when the host resizes, the input buffer it was given once."""
 
@@ -204,7 +204,7 @@ class FairHandOff:
                 self._idle.append(pooled)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Waiter:
     ready: threading.Event = field(default_factory=threading.Event)
     pooled: PooledRequest | None = None
