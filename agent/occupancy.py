@@ -82,6 +82,7 @@ class OccupancySmoother:
             if low is None and seen > low_rank:
                 low = count
             if seen > high_rank:
+                assert low is not None  # low_rank <= high_rank
                 return (low + count) / 2
         raise AssertionError("the histogram holds every count of the window")
 
