@@ -14,8 +14,9 @@ Per agent run it reports aggregate and per-camera fps over a steady window (afte
 frames), CPU % (100 = one core), peak RSS (VmHWM, compile included) and the RSS at the window's end with
 its anonymous part (RssAnon: heap, compiled model, frames; what the kernel cannot reclaim) beside the
 file-backed pages (RssFile: mapped library code, shared with other processes and reclaimable), the
-hint and number of infer requests the agent chose, and per-stage medians (ms). The load average is
-printed before and after.
+hint and number of infer requests the agent chose, per-stage medians (ms), and the CPU each kind of
+thread spent per processed frame (inference and other native threads, camera workers, captures, readers;
+from /proc/self/task). The load average is printed before and after.
 
     .venv/bin/python bench/multicamera.py [--cameras 1 2 4 8] [--rounds 3] [--seconds 8] [--replay]
 """
