@@ -16,7 +16,7 @@ its anonymous part (RssAnon: heap, compiled model, frames; what the kernel canno
 file-backed pages (RssFile: mapped library code, shared with other processes and reclaimable), the
 hint and number of infer requests the agent chose, per-stage medians (ms), and the CPU each kind of
 thread spent per processed frame (inference and other native threads, camera workers, captures, readers;
-from /proc/self/task). The load average is printed before and after.
+from psutil). The load average is printed before and after.
 
     .venv/bin/python bench/multicamera.py [--cameras 1 2 4 8] [--rounds 3] [--seconds 8] [--replay]
 """
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 from agent_overhead import sample_frame
 
 from agent.capture import Opener, open_capture
@@ -106,19 +107,14 @@ THREAD_KINDS = (("worker-", "camera workers (resize, submit, decode outputs, cou
 
 def thread_cpu_seconds() -> dict[str, float]:
     """CPU seconds so far per kind of thread: the agent's by their name, the rest (OpenVINO's, the
-    runtime's) as `native`, from /proc/self/task (kernel ticks, 10 ms)."""
+    runtime's) as `native`."""
     names = {t.native_id: t.name for t in threading.enumerate()}
-    tick = os.sysconf("SC_CLK_TCK")
     kinds: dict[str, float] = {}
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # the thread ended meanwhile
-        name = names.get(int(task.name))
+    for thread in psutil.Process().threads():
+        name = names.get(thread.id)
         kind = "native" if name is None else next((label for prefix, label in THREAD_KINDS
                                                     if name.startswith(prefix)), "other Python threads")
-        kinds[kind] = kinds.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        kinds[kind] = kinds.get(kind, 0.0) + thread.user_time + thread.system_time
     return kinds
 
 
