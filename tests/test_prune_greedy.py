@@ -4,6 +4,7 @@ exactly where an uninterrupted run would be; a pruned model exports with the bas
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,43 @@ def test_variant_manifest_carries_the_pruning_provenance(parent: Path, synth_voc
     assert details["finetune"]["distill"] == 0.5
     assert details["lut"]["threads"] == "1" and details["lut"]["saving_ms"] > 0
     assert stored.manifest.metrics.map50 is not None and stored.manifest.metrics.latency_ms["CPU"] > 0
+
+
+class CollapsingPruner(Pruner):
+    """Validation reads far below the parent at step `at`, once: the collapse a too deep step causes."""
+
+    at = 4
+    collapsed = False
+
+    def _evaluate(self, model, record, key, steps, name=None):  # type: ignore[no-untyped-def]
+        model = super()._evaluate(model, record, key, steps, name)
+        if record.step == self.at and not self.collapsed:
+            self.collapsed, record.map50 = True, -100.0
+        return model
+
+
+@pytest.mark.parametrize("method", ["cluster", "filter"])
+def test_a_collapse_rolls_back_and_freezes_the_layers_it_touched(method: str, parent: Path, synth_voc: Path,  # noqa: F811
+                                                                   tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    CollapsingPruner(settings(parent, synth_voc, out, method=method, target_speedup=3.0, max_steps=8,
+                              max_map_drop=50.0, max_rollbacks=1, filters_per_step=4), progress=False).run()
+    steps = [r for r in records(out) if r.changes]
+    assert [r.step for r in steps][:6] == [1, 2, 3, 4, 3, 4]  # the lost steps stay in the log
+    lost = {c.layer for r in steps[2:4] for c in r.changes}
+    kept = [c for r in steps[:2] + steps[4:] for c in r.changes]
+    history = json.loads((out / "history.json").read_text())
+    assert [(c["layer"], c["after"]) for c in history] == [(c.layer, c.after) for c in kept]
+    assert not {c.layer for r in steps[4:] for c in r.changes} & lost, "a frozen layer was pruned again"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rollbacks"] == 1 and set(summary["frozen"]) == lost and summary["steps"] == 8
+
+
+def test_a_collapse_without_rollbacks_left_stops_at_the_last_good_step(parent: Path, synth_voc: Path,  # noqa: F811
+                                                                        tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    CollapsingPruner(settings(parent, synth_voc, out, target_speedup=3.0, max_steps=8, max_map_drop=50.0),
+                     progress=False).run()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 2 and summary["rollbacks"] == 0 and summary["frozen"] == []
+    assert re.match(r"validation mAP drop [0-9.]+ > 50.0 at step 4: back to step 2", summary["stop_reason"])

@@ -46,6 +46,8 @@ from pruning.structure import build_graph, to_spec
 log = logging.getLogger(__name__)
 FINAL_KEY = 1_000_000
 """Fine-tune seed key of the final fine-tune (steps use their step number)."""
+RESUMABLE_CHANGES = ("max_steps", "max_rollbacks")
+"""Settings a resumed run may be given anew (they bound the run, they do not change its steps)."""
 
 
 class Pruner:
@@ -94,7 +96,8 @@ class Pruner:
         path = self.out / "prune.json"
         if path.is_file():
             old = PruneSettings.model_validate_json(path.read_text())
-            diff = [k for k in PruneSettings.model_fields if getattr(old, k) != getattr(self.s, k) and k != "max_steps"]
+            diff = [k for k in PruneSettings.model_fields
+                    if getattr(old, k) != getattr(self.s, k) and k not in RESUMABLE_CHANGES]
             if diff:
                 raise ValueError(f"{path}: run was started with other settings ({', '.join(diff)}); "
                                  "use the same ones or another --out")
@@ -140,9 +143,11 @@ class Pruner:
         return model, state
 
     # ---- one step -----------------------------------------------------------------------------------
-    def _select(self, model: SSD, step: int, original: dict[str, int]) -> list[Candidate]:
+    def _select(self, model: SSD, step: int, original: dict[str, int], frozen: list[str] | None = None
+                ) -> list[Candidate]:
         groups = groups_of(model, self.arch)
         floors = {n: math.ceil(self.s.min_keep * w) for n, w in original.items()}
+        floors.update({n: groups[n].width for n in frozen or [] if n in groups})
         if isinstance(self.importance, Taylor) and (step % self.s.finetune_every == 0 or not
                                                    self.importance.scores):
             loader = iter(self._taylor_batches(model, step))
@@ -209,7 +214,7 @@ class Pruner:
 
     def _step(self, model: SSD, state: RunState) -> StepRecord | None:
         started = time.time()
-        candidates = self._select(model, state.step, state.original)
+        candidates = self._select(model, state.step, state.original, state.frozen)
         if not candidates:
             return None
         changes = self._apply(model, candidates)
@@ -249,12 +254,7 @@ class Pruner:
             drop = state.base_map - record.map50
             if self.s.max_map_drop is not None and drop > self.s.max_map_drop:
                 self._log(record)
-                model, state = self._load("good.pt")
-                state.stop_reason = f"validation mAP drop {drop:.2f} > {self.s.max_map_drop} at step " \
-                                    f"{record.step}: back to step {state.step}"
-                state.phase = "final"
-                self._save("current.pt", model, state)
-                return model, state
+                return self._roll_back(state, record, drop)
             state.last_good_step = state.step
             self._save("good.pt", model, state)
         for speedup in sorted(set(self.s.snapshots) - set(state.snapshots_taken)):
@@ -263,6 +263,27 @@ class Pruner:
                 self._save(f"snap-{speedup:g}x.pt", model, state)
         self._save("current.pt", model, state)
         self._log(record)
+        return model, state
+
+    def _roll_back(self, lost: RunState, record: StepRecord, drop: float) -> tuple[SSD, RunState]:
+        """Back to `good.pt` after a collapse; with roll-backs left, the layers the lost steps changed stay
+        at their width from then on and pruning goes on (which of them broke it, one evaluation cannot
+        tell), else the run stops there."""
+        model, state = self._load("good.pt")
+        what = f"validation mAP drop {drop:.2f} > {self.s.max_map_drop} at step {record.step}: " \
+               f"back to step {state.step}"
+        if lost.rollbacks < self.s.max_rollbacks:
+            changed = {c.layer for c in lost.history[len(state.history):]}
+            state.frozen = sorted(set(lost.frozen) | changed)
+            state.rollbacks = lost.rollbacks + 1
+            state.seconds = lost.seconds
+            if isinstance(self.importance, Taylor):
+                self.importance.scores = {}  # they followed the lost steps' surgery
+            log.info("%s; kept at their width from now on: %s", what, ", ".join(sorted(changed)))
+        else:
+            state.stop_reason = what
+            state.phase = "final"
+        self._save("current.pt", model, state)
         return model, state
 
     def _prune(self, model: SSD, state: RunState) -> tuple[SSD, RunState]:
@@ -315,6 +336,7 @@ def finish(pruner: Pruner, model: SSD, state: RunState) -> None:
                "measured_speedup": record.measured_speedup,
                "val_map50": record.map50, "flops": count_flops(model, tuple(pruner.config.input_size)),
                "base_flops": state.base_flops, "params": count_params(model), "seconds": round(state.seconds, 1),
+               "rollbacks": state.rollbacks, "frozen": state.frozen,
                "widths": {n: g.width for n, g in groups_of(model, pruner.arch).items()}}
     (pruner.out / "summary.json").write_text(json.dumps(summary, indent=1))
     log.info("done: %s", summary)

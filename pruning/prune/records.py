@@ -53,6 +53,10 @@ class PruneSettings(_Strict):
     min_width: int = Field(default=8, gt=0, description="No layer goes below this many filters.")
     min_keep: float = Field(default=0.0, ge=0, lt=1, description="Fraction of its unpruned width a layer keeps.")
     max_steps: int = Field(default=1000, gt=0, description="Stop after this many steps (may change on resume).")
+    max_rollbacks: int = Field(default=0, ge=0, description="On a validation drop beyond --max-map-drop, go back "
+                               "to the last good step, keep every layer the lost steps changed at its width "
+                               "from then on, and go on pruning, at most this many times (may change on "
+                               "resume); 0: stop there.")
     measure_runs: int = Field(default=30, ge=0, description="IR latency runs at each evaluation; 0: never.")
     seed: int = Field(default=0, description="Seed of fine-tuning order and augmentation.")
     threads: int = Field(default=1, gt=0, description="torch threads; also the IR timing's without a LUT (with "
@@ -97,5 +101,7 @@ class RunState(_Strict):
     last_good_step: int = 0
     snapshots_taken: list[float] = Field(default_factory=list)
     snapped: bool = Field(default=False, description="The --snap-final stage has run.")
+    frozen: list[str] = Field(default_factory=list, description="Layers kept at their width after a roll-back.")
+    rollbacks: int = Field(default=0, description="Roll-backs so far (--max-rollbacks).")
     stop_reason: str | None = None
     seconds: float = 0.0
