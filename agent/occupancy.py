@@ -86,7 +86,8 @@ class OccupancySmoother:
                 return (low + count) / 2
         raise AssertionError("the histogram holds every count of the window")
 
-    def _add(self, raw_count: int) -> None:
+    def _add(self, ts: float, raw_count: int) -> None:
+        self._window.append((ts, raw_count))
         self._histogram[raw_count] = self._histogram.get(raw_count, 0) + 1
         self._sum += raw_count
 
@@ -100,8 +101,7 @@ class OccupancySmoother:
 
     def update(self, ts: float, raw_count: int) -> int:
         """Add the raw count of the frame at `ts` (seconds); returns the occupancy to publish."""
-        self._window.append((ts, raw_count))
-        self._add(raw_count)
+        self._add(ts, raw_count)
         while self._window[0][0] < ts - self.settings.window_s:
             self._drop_oldest()
         current = self.statistic()
