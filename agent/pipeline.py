@@ -119,6 +119,7 @@ class CameraWorker(threading.Thread):
         """(model, index of the first frame it processed) for the model this camera runs now. Only the latest:
         an older entry would keep a swapped-out compiled model (~85 MB) in memory for good."""
         self._last_emit = 0.0
+        self._last_frame: int | None = None  # index of the frame the last count message was about
         self.latest: tuple | None = None
         """(frame, detections, result, class_id) of the last processed frame, by reference, for snapshots."""
 
@@ -167,7 +168,7 @@ class CameraWorker(threading.Thread):
                 self._finish(in_flight)
             except Exception as exc:  # stopping: the frame is lost, its request was given back
                 log.error("camera %s: the last frame failed: %s", self.camera, exc)
-        self.flush_crossings()
+        self.flush()
 
     def _step(self, in_flight: _FrameInFlight | None, frame: Frame | None) -> _FrameInFlight | None:
         """Start the next frame, then count the one in flight; returns the frame now in flight.
@@ -198,19 +199,21 @@ class CameraWorker(threading.Thread):
             raise
         return started
 
-    def flush_crossings(self) -> None:
-        """The stream ended or the agent stops: crossings still waiting for confirmation are counted now."""
+    def flush(self) -> None:
+        """The stream ended or the agent stops: crossings still waiting for confirmation are counted now,
+        and the last frame's count is published even if unchanged, so subscribers see where it ended (an
+        unchanged count is otherwise repeated only every `heartbeat_s`, which a file read faster skips)."""
         crossings = self.path.counter.flush()
-        if not crossings or self.latest is None:
+        if self.latest is None or (not crossings and self._last_frame == self.latest[0].index):
             return
         frame, _, last, _ = self.latest
         in_total, out_total = self.path.counter.totals
         result = CountResult(last.count, in_total, out_total, crossings)
         try:
             self._maybe_emit(frame, FrameCount(result, self._last[0] if self._last else last.count, StageTimes()),
-                             self.active.detector.manifest.ref)
+                             self.active.detector.manifest.ref, always=True)
         except Exception as exc:  # the outbox is gone: nothing was adopted, so nothing is counted twice
-            log.error("camera %s: %d crossings at the end were not queued: %s", self.camera, len(crossings), exc)
+            log.error("camera %s: the last count (%d crossings) was not queued: %s", self.camera, len(crossings), exc)
 
     def process(self, frame: Frame) -> FrameCount:
         """Detect and count one frame, synchronously."""
@@ -247,12 +250,12 @@ class CameraWorker(threading.Thread):
         self._maybe_emit(frame, counted, running.detector.manifest.ref)
         return counted
 
-    def _maybe_emit(self, frame: Frame, counted: FrameCount, model: str) -> None:
+    def _maybe_emit(self, frame: Frame, counted: FrameCount, model: str, always: bool = False) -> None:
         result = counted.result
         crossings, totals = self.totals.record(result, model)
         key = (counted.occupancy, totals.in_total, totals.out_total, totals.period_start)
         now = time.monotonic()
-        if key == self._last and now - self._last_emit < self.heartbeat_s:
+        if not always and key == self._last and now - self._last_emit < self.heartbeat_s:
             return
         message = CountMessage(
             ts=frame.ts, seq=0, camera=self.camera, count=counted.occupancy, raw_count=result.count,
@@ -264,5 +267,5 @@ class CameraWorker(threading.Thread):
         except Exception:  # not queued, so not counted: the totals stay those of the last queued message
             self.path.counter.restore(self.totals.state.in_total, self.totals.state.out_total)
             raise
-        self._last, self._last_emit = key, now
+        self._last, self._last_emit, self._last_frame = key, now, frame.index
         self.totals.state = totals

@@ -110,7 +110,8 @@ class TopicSpec:
 TOPICS: dict[str, TopicSpec] = {
     "available": TopicSpec("available", None, 1, True, "`online` / `offline` (last will)."),
     "state": TopicSpec("state", StateMessage, 1, True, "What runs: model, device, since, config hash."),
-    "count": TopicSpec("{camera}/count", CountMessage, 1, False, "Counts per camera, on change and heartbeat."),
+    "count": TopicSpec("{camera}/count", CountMessage, 1, False, "Counts per camera: on change, on heartbeat "
+                       "while unchanged, and the last frame's when a stream ends or the agent stops."),
     "crossing": TopicSpec("{camera}/crossing", CrossingMessage, 1, False,
                           "One message per counted line crossing (stored first, like counts; `id` deduplicates)."),
     "telemetry": TopicSpec("telemetry", TelemetryMessage, 0, False, "Latency, fps, load, power per interval."),

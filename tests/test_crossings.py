@@ -172,13 +172,27 @@ def test_a_crossing_still_waiting_when_the_stream_ends_is_published(tmp_path: Pa
                      DOOR.model_copy(update={"confirm_s": 60.0})) as worker:
         play(worker, images, clock)
         assert worker.path.counter.totals == (0, 0), "confirmed a minute later, not yet"
-        worker.flush_crossings()  # what the worker's thread does when its stream ends or the agent stops
+        worker.flush()  # what the worker's thread does when its stream ends or the agent stops
         assert worker.totals.state.in_total == 1
     assert sub.wait_for(lambda s: len(s.payloads("/door/crossing")) >= 1, timeout=10)
     [crossing] = unique(sub, "/door/crossing", "seq")
     assert (crossing["direction"], crossing["in"]) == ("in", 1)
     assert 0 < crossing["frame"] < STEPS - 2, "stamped with the frame the box crossed on, not the last one"
     assert unique(sub, "/door/count", "seq")[-1]["in"] == 1
+
+
+def test_the_last_frame_s_count_is_published_when_the_stream_ends(tmp_path: Path, broker, subscribe,
+                                                                  store: ModelStore) -> None:
+    sub = subscribe(broker.port, "headcount/#")
+    walk = frames_of(walks(tmp_path, trips=1))[:STEPS]
+    images = walk + [walk[-1]] * 20  # then nothing moves: the count stays as it is, inside the heartbeat
+    clock = FakeClock(utc(2024, 5, 2, 9, 0))
+    with door_camera(tmp_path / "queue.sqlite", broker.port, store, ResetPolicy(), clock) as worker:
+        play(worker, images, clock)
+        worker.flush()  # what the worker's thread does when its stream ends or the agent stops
+    assert sub.wait_for(lambda s: any(c["frame"] == len(images) - 1 for c in s.json("/door/count")), timeout=10)
+    counts = unique(sub, "/door/count", "seq")
+    assert counts[-1]["frame"] == len(images) - 1 and counts[-2]["frame"] < len(walk) + 10
 
 
 @pytest.mark.slow
