@@ -12,6 +12,7 @@ import torch
 
 from models.lut import save_lut
 from pruning import checkpoint
+from pruning.prune.clusters import best_cluster
 from pruning.prune.conventional import lowest_filters
 from pruning.prune.greedy import Pruner
 from pruning.prune.hybrid import cheapest_clusters, snap_down
@@ -47,6 +48,21 @@ def test_cheapest_clusters_rank_by_importance_per_filter_one_per_layer() -> None
     both = cheapest_clusters(groups, Fixed(scores), 40, TABLE)  # one cluster per layer per step
     assert [c.group for c in both] == ["a", "b"] and both[1].dropped == list(range(48, 64))
     assert cheapest_clusters(groups, Fixed(scores), 16, TABLE, floors={"a": 49, "b": 49}) == []
+
+
+@pytest.mark.parametrize(("low_a", "low_b"), [(0.5, 0.125), (0.25, 0.5), (0.25, 0.2)])
+def test_latency_weight_goes_from_importance_alone_to_the_cluster_ratio(low_a: float, low_b: float) -> None:
+    scores = {"a": [low_a] * 16 + [2.0] * 48, "b": [2.0] * 48 + [low_b] * 16}
+    groups = {"a": group("a"), "b": group("b")}  # TABLE: a's cluster saves 1.0 ms, b's 0.5 ms (16 filters each)
+    by_importance = cheapest_clusters(groups, Fixed(scores), 16, TABLE)
+    assert by_importance[0].group == ("a" if low_a <= low_b else "b")
+    by_ratio = cheapest_clusters(groups, Fixed(scores), 16, TABLE, latency_weight=1.0)
+    assert by_ratio[0].group == best_cluster(groups, Fixed(scores), TABLE).group  # type: ignore[union-attr]
+    halfway = cheapest_clusters(groups, Fixed(scores), 16, TABLE, latency_weight=0.5)[0]
+    gain = {"a": 1.0, "b": 0.5}
+    mean = sum(gain.values()) / 2
+    key = {name: (low_a if name == "a" else low_b) / (gain[name] / mean) ** 0.5 for name in gain}
+    assert halfway.group == min(key, key=key.get)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("period", "min_keep"), [(8, 0.0), (8, 0.6), (16, 0.3)])

@@ -47,7 +47,7 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
     for name in ("finetune_every", "finetune_steps", "final_finetune_steps", "batch_size", "val_every",
                  "val_images", "min_width", "max_steps", "max_rollbacks", "measure_runs", "seed", "threads"):
         option(name, type=int)
-    for name in ("distill", "lr", "min_keep"):
+    for name in ("distill", "lr", "min_keep", "latency_weight"):
         option(name, type=float)
     add_device_args(p)  # not a run setting: a run may resume on another device
     p.set_defaults(run=_run_prune)

@@ -157,7 +157,7 @@ class Pruner:
             return lowest_filters(groups, self.importance, self.s.filters_per_step, self.s.min_width, floors)
         if self.s.method == "hybrid":
             return cheapest_clusters(groups, self.importance, self.s.filters_per_step, self.table,
-                                     self.s.cluster_size, self.cost, self.s.min_width, floors)
+                                     self.s.cluster_size, self.cost, self.s.min_width, floors, self.s.latency_weight)
         best = best_cluster(groups, self.importance, self.table, self.s.cluster_size, self.cost, self.s.min_width,
                             floors)
         return [best] if best is not None else []

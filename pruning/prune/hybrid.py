@@ -8,7 +8,9 @@ normalised per layer, compared across the network) but removes whole clusters: a
 its least important filters down to its next LUT step (`clusters.lut_candidate`: the LUT decides the
 steps), or to its next multiple of `--cluster-size` without a LUT. Each step takes the candidates of
 least mean importance per filter, at most one per layer, until `--filters-per-step` filters are out. So
-every pruned layer's width stays on a step boundary, never below its floor.
+every pruned layer's width stays on a step boundary, never below its floor. `--latency-weight w` divides
+that key by (the cluster's time saved per filter over the candidates' mean) ** w: 0 ranks by importance
+alone; 1 by importance per time saved, the cluster method's ratio, still several layers a step.
 
 `snap_down` is the same rule as a stage any method can end with (`--snap-final`): every pruned layer
 that is off its steps goes down to the step below it (never below its floor), before the final
@@ -51,12 +53,20 @@ def layer_clusters(groups: dict[str, PruneGroup], importance: Importance, table:
 
 def cheapest_clusters(groups: dict[str, PruneGroup], importance: Importance, count: int,
                       table: LayerLatency | None = None, size: int | None = None, cost: FlopCost | None = None,
-                      min_width: int = 8, floors: dict[str, int] | None = None) -> list[Candidate]:
-    """The clusters of least mean importance per filter, one per layer at most, until `count` filters are
-    chosen (at least one cluster; empty when no layer can reach a step above its floor)."""
+                      min_width: int = 8, floors: dict[str, int] | None = None, latency_weight: float = 0.0
+                      ) -> list[Candidate]:
+    """The clusters of least mean importance per filter (over relative time saved per filter to the power
+    `latency_weight`), one per layer at most, until `count` filters are chosen (at least one cluster; empty
+    when no layer can reach a step above its floor)."""
     found = layer_clusters(groups, importance, table, size, cost, min_width, floors or {})
     order = {name: index for index, name in enumerate(groups)}
-    found.sort(key=lambda c: (c.importance_lost / len(c.dropped), order[c.group]))
+    mean_gain = sum(c.gain / len(c.dropped) for c in found) / len(found) if found else 1.0
+
+    def key(c: Candidate) -> tuple[float, int]:
+        relative = max(c.gain / len(c.dropped) / mean_gain, 1e-9) if mean_gain > 0 else 1.0
+        return c.importance_lost / len(c.dropped) / relative ** latency_weight, order[c.group]
+
+    found.sort(key=key)
     chosen: list[Candidate] = []
     for cand in found:
         if sum(len(c.dropped) for c in chosen) >= count:

@@ -31,6 +31,10 @@ class PruneSettings(_Strict):
     cluster_size: int | None = Field(default=None, gt=0, description="Fixed cluster size when there is no LUT.")
     filters_per_step: int = Field(default=16, gt=0, description="Conventional and hybrid: filters removed "
                                   "per step (hybrid: whole clusters until at least this many).")
+    latency_weight: float = Field(default=0.0, ge=0, le=1, description="Hybrid: rank clusters by mean "
+                                  "importance per filter over (their LUT time saved per filter, relative to "
+                                  "the candidates' mean) to this power; 0: importance alone, 1: time saved per "
+                                  "importance, as cluster pruning ranks.")
     snap_final: bool = Field(default=False, description="Before the final fine-tune, bring every pruned layer "
                              "off its LUT steps down to the step below (never below its floor).")
     importance: Literal["l1", "l2", "taylor"] = Field(default="l2", description="Filter importance criterion.")
