@@ -45,7 +45,8 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--finish-snapshots", action="store_true", help="final fine-tune of every snapshot too")
     p.add_argument("--snap-final", action="store_true", help=PruneSettings.model_fields["snap_final"].description)
     for name in ("finetune_every", "finetune_steps", "final_finetune_steps", "batch_size", "val_every",
-                 "val_images", "min_width", "max_steps", "max_rollbacks", "measure_runs", "seed", "threads"):
+                 "val_images", "min_width", "max_steps", "max_rollbacks", "measure_runs", "seed", "threads",
+                 "loss_images"):
         option(name, type=int)
     for name in ("distill", "lr", "min_keep", "latency_weight"):
         option(name, type=float)

@@ -38,6 +38,7 @@ from pruning.prune.hybrid import cheapest_clusters, snap_stage
 from pruning.prune.importance import Taylor, make_importance
 from pruning.prune.lut import LayerLatency
 from pruning.prune.records import Change, PruneSettings, RunState, StepRecord
+from pruning.prune.sensitivity import LossProbe, calibration_batches
 from pruning.prune.surgery import groups_of, prune_group
 from pruning.prune.timing import speedup_vs
 from pruning.ssd.ssd import SSD
@@ -57,6 +58,8 @@ class Pruner:
     """Steps between the progress saves of a final fine-tune."""
 
     def __init__(self, settings: PruneSettings, progress: bool = True) -> None:
+        if settings.loss_images and settings.method != "hybrid":
+            raise ValueError(f"--loss-images ranks the hybrid's clusters; --method {settings.method} has none")
         self.s = settings
         self.progress = progress
         self.out = settings.out
@@ -74,6 +77,8 @@ class Pruner:
         if settings.snap_final and self.table is None:
             raise ValueError("--snap-final needs --lut (the steps to snap to)")
         self.cost = FlopCost(parent)
+        self.probe = LossProbe(calibration_batches(self.train_set, parent, settings.loss_images, settings.batch_size,
+                                                   settings.seed), self.arch) if settings.loss_images else None
         self.parent = parent
         # The teacher is a frozen copy: `parent` itself is pruned in place by a fresh run.
         self.distiller = Distiller(copy.deepcopy(parent), settings.distill) if settings.distill > 0 else None
@@ -157,7 +162,8 @@ class Pruner:
             return lowest_filters(groups, self.importance, self.s.filters_per_step, self.s.min_width, floors)
         if self.s.method == "hybrid":
             return cheapest_clusters(groups, self.importance, self.s.filters_per_step, self.table,
-                                     self.s.cluster_size, self.cost, self.s.min_width, floors, self.s.latency_weight)
+                                     self.s.cluster_size, self.cost, self.s.min_width, floors, self.s.latency_weight,
+                                     self.probe.costs(model) if self.probe else None)
         best = best_cluster(groups, self.importance, self.table, self.s.cluster_size, self.cost, self.s.min_width,
                             floors)
         return [best] if best is not None else []
@@ -225,8 +231,12 @@ class Pruner:
                             importance_lost=sum(c.importance_lost for c in candidates),
                             est_latency_ms=round(state.est_latency_ms, 3),
                             est_speedup=round(state.base_ms / state.est_latency_ms, 4), seconds=0.0)
+        if self.probe is not None:
+            record.loss_rise = round(sum(self.probe.cache[c.group, c.width_before] for c in candidates), 5)
         if state.step % self.s.finetune_every == 0:
             self._evaluate(model, record, state.step, self.s.finetune_steps)
+            if self.probe is not None:
+                self.probe.forget()
             state.measured_speedup = record.measured_speedup or state.measured_speedup
         record.seconds = round(time.time() - started, 2)
         state.seconds += record.seconds
@@ -270,6 +280,8 @@ class Pruner:
         at their width from then on and pruning goes on (which of them broke it, one evaluation cannot
         tell), else the run stops there."""
         model, state = self._load("good.pt")
+        if self.probe is not None:
+            self.probe.forget()
         what = f"validation mAP drop {drop:.2f} > {self.s.max_map_drop} at step {record.step}: " \
                f"back to step {state.step}"
         if lost.rollbacks < self.s.max_rollbacks:

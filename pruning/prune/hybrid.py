@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pruning.prune.clusters import Candidate, FlopCost, fixed_candidate, lut_candidate, make_candidate
@@ -53,18 +54,21 @@ def layer_clusters(groups: dict[str, PruneGroup], importance: Importance, table:
 
 def cheapest_clusters(groups: dict[str, PruneGroup], importance: Importance, count: int,
                       table: LayerLatency | None = None, size: int | None = None, cost: FlopCost | None = None,
-                      min_width: int = 8, floors: dict[str, int] | None = None, latency_weight: float = 0.0
-                      ) -> list[Candidate]:
-    """The clusters of least mean importance per filter (over relative time saved per filter to the power
+                      min_width: int = 8, floors: dict[str, int] | None = None, latency_weight: float = 0.0,
+                      lost: Callable[[Candidate], float] | None = None) -> list[Candidate]:
+    """The clusters of least mean loss per filter (over relative time saved per filter to the power
     `latency_weight`), one per layer at most, until `count` filters are chosen (at least one cluster; empty
-    when no layer can reach a step above its floor)."""
+    when no layer can reach a step above its floor). A cluster's loss is `lost(cluster)` (e.g. the measured
+    loss rise of `sensitivity.LossProbe.costs`), else the importance of its filters; of equal losses (free
+    removals), the one that saves most time per filter goes first."""
     found = layer_clusters(groups, importance, table, size, cost, min_width, floors or {})
+    lost = lost or (lambda c: c.importance_lost)
     order = {name: index for index, name in enumerate(groups)}
     mean_gain = sum(c.gain / len(c.dropped) for c in found) / len(found) if found else 1.0
 
-    def key(c: Candidate) -> tuple[float, int]:
+    def key(c: Candidate) -> tuple[float, float, int]:
         relative = max(c.gain / len(c.dropped) / mean_gain, 1e-9) if mean_gain > 0 else 1.0
-        return c.importance_lost / len(c.dropped) / relative ** latency_weight, order[c.group]
+        return lost(c) / len(c.dropped) / relative ** latency_weight, -relative, order[c.group]
 
     found.sort(key=key)
     chosen: list[Candidate] = []

@@ -35,6 +35,10 @@ class PruneSettings(_Strict):
                                   "importance per filter over (their LUT time saved per filter, relative to "
                                   "the candidates' mean) to this power; 0: importance alone, 1: time saved per "
                                   "importance, as cluster pruning ranks.")
+    loss_images: int = Field(default=0, ge=0, description="Hybrid: rank clusters by the rise in detection loss "
+                             "their removal causes, measured without fine-tuning on this many fixed training "
+                             "images (pruning/prune/sensitivity.py), instead of by filter importance; 0: by "
+                             "importance.")
     snap_final: bool = Field(default=False, description="Before the final fine-tune, bring every pruned layer "
                              "off its LUT steps down to the step below (never below its floor).")
     importance: Literal["l1", "l2", "taylor"] = Field(default="l2", description="Filter importance criterion.")
@@ -81,6 +85,8 @@ class StepRecord(_Strict):
     changes: list[Change]
     gain: float = Field(description="Selection gain: LUT ms saved, or FLOPs (fixed size), 0 (filter).")
     importance_lost: float
+    loss_rise: float | None = Field(default=None, description="Measured loss rise of the chosen clusters, summed "
+                                    "(--loss-images).")
     est_latency_ms: float
     est_speedup: float
     measured_ms: float | None = Field(default=None, description="IR median, timed interleaved with the parent.")

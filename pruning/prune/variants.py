@@ -59,6 +59,8 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
         details["cluster_size"] = settings.cluster_size
     method = settings.method if settings.lut or settings.method == "filter" else \
         f"{settings.method}-{settings.cluster_size}"
+    if settings.method == "hybrid" and settings.loss_images:
+        method += "-loss"
     if settings.method == "hybrid" and settings.latency_weight:
         method += f"-lw{settings.latency_weight:g}"
     method += "+snap" if settings.snap_final else ""

@@ -1,0 +1,107 @@
+"""Measured sensitivity: the rise in detection loss that removing a candidate cluster causes.
+
+Filter importance (weight norms, Taylor) is normalised per layer, so it orders the filters of one layer
+well and compares layers only roughly: a filter's share of its layer is about 1/width anywhere, which
+let the hybrid cut the student's narrow early layers (that the network cannot lose) and SSD-MobileNet's
+wide deep ones (that it needs) as readily as any other. NetAdapt's answer is to ask the network itself:
+remove the candidate from a copy of the model and measure the loss on fixed images, no fine-tune. That
+loss rise is in one unit across layers, and divided by the LUT's time saved it is the cost of a
+millisecond in every layer alike.
+
+`LossProbe` holds a fixed calibration set (images with their anchor targets matched once: anchors do not
+change with pruning) and caches each measurement per (layer, width): a step re-measures only the layers
+it changed (each measurement also measures the current model once), and `forget()` empties the cache
+after every fine-tune, when every layer has moved. A resumed run starts with an empty cache.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from models.scoring import Annotation
+from pruning.prune.clusters import Candidate
+from pruning.prune.surgery import groups_of, prune_group
+from pruning.ssd.loss import multibox_loss
+from pruning.ssd.matching import match
+from pruning.ssd.ssd import SSD
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+"""(images, matched box targets, matched labels) on the CPU."""
+
+
+def calibration_batches(annotations: list[Annotation], model: SSD, images: int, batch_size: int, seed: int
+                        ) -> list[Batch]:
+    """The first `images` of a fixed shuffle of `annotations`, unaugmented, with their targets matched."""
+    from pruning.prune.finetune import FinetuneSettings, batches
+
+    if images <= 0:
+        raise ValueError(f"calibration images: {images}; give at least one")
+    found: list[Batch] = []
+    taken = 0
+    for pixels, boxes, labels in batches(annotations, model, FinetuneSettings(batch_size, seed=seed), 900_000,
+                                         augment=False):
+        keep = min(len(boxes), images - taken)
+        targets = [match(b, lab, model.anchors) for b, lab in zip(boxes[:keep], labels[:keep], strict=True)]
+        found.append((pixels[:keep], torch.stack([t[0] for t in targets]), torch.stack([t[1] for t in targets])))
+        taken += keep
+        if taken >= images:
+            break
+    return found
+
+
+@dataclass
+class LossProbe:
+    """The detection loss of a model on fixed images, and what removing a candidate cluster adds to it."""
+
+    batches: list[Batch]
+    arch: str
+    cache: dict[tuple[str, int], float] = field(default_factory=dict)
+    """(layer, width before) -> loss rise of that layer's candidate, measured since the last `forget()`."""
+    measured: int = 0
+    """Candidates measured so far (for the log)."""
+
+    @torch.no_grad()
+    def loss(self, model: SSD) -> float:
+        """Mean multibox loss over the calibration batches (eval mode: BatchNorm statistics stay)."""
+        was_training = model.training
+        model.eval()
+        try:
+            total = 0.0
+            for images, loc_t, labels_t in self.batches:
+                loc, conf = model(images)
+                total += float(multibox_loss(loc, conf, loc_t, labels_t).total) * len(images)
+            return total / sum(len(b[0]) for b in self.batches)
+        finally:
+            model.train(was_training)
+
+    def loss_without(self, model: SSD, candidate: Candidate) -> float:
+        """The loss of a copy of `model` without the candidate's filters (`model` is untouched)."""
+        pruned = copy.deepcopy(model)
+        prune_group(groups_of(pruned, self.arch)[candidate.group], candidate.dropped)
+        return self.loss(pruned)
+
+    def costs(self, model: SSD) -> Callable[[Candidate], float]:
+        """A cost function for `hybrid.cheapest_clusters`: each candidate's loss rise, cached per (layer,
+        width), a fall counted as 0 (on a few images a removal can lower the loss; it is free, not a gain
+        that outweighs time); the current model's own loss is measured once, when the first uncached
+        candidate is."""
+        base: list[float] = []
+
+        def cost(candidate: Candidate) -> float:
+            key = (candidate.group, candidate.width_before)
+            if key not in self.cache:
+                if not base:
+                    base.append(self.loss(model))
+                self.cache[key] = self.loss_without(model, candidate) - base[0]
+                self.measured += 1
+            return max(self.cache[key], 0.0)
+
+        return cost
+
+    def forget(self) -> None:
+        """Drop every cached measurement (after a fine-tune or a roll-back every layer has moved)."""
+        self.cache.clear()
