@@ -38,10 +38,16 @@ class Distiller:
         """Distillation loss of the student's (loc (B,P,4), conf (B,P,C)) on `images`."""
         with torch.no_grad():
             t_loc, t_conf = self.teacher(images)
-            t_prob = F.softmax(t_conf / self.temperature, dim=-1)
-            t_object = 1.0 - F.softmax(t_conf, dim=-1)[..., 0]
-        log_student = F.log_softmax(conf / self.temperature, dim=-1)
-        kl = (t_prob * (torch.log(t_prob.clamp(min=1e-8)) - log_student)).sum()
-        offsets = (F.smooth_l1_loss(loc, t_loc, reduction="none").sum(-1) * t_object).sum()
-        normaliser = num_pos.clamp(min=1).float()
-        return self.weight * (self.temperature ** 2 * kl + offsets) / normaliser
+        return self.weight * output_distance(t_loc, t_conf, loc, conf, num_pos, self.temperature)
+
+
+def output_distance(ref_loc: torch.Tensor, ref_conf: torch.Tensor, loc: torch.Tensor, conf: torch.Tensor,
+                    num_pos: torch.Tensor, temperature: float = 2.0) -> torch.Tensor:
+    """How far (loc, conf) lie from reference outputs: KL of class scores at `temperature` (times its
+    square) plus smooth L1 of offsets where the reference sees an object, over the matched positives."""
+    ref_prob = F.softmax(ref_conf / temperature, dim=-1)
+    ref_object = 1.0 - F.softmax(ref_conf, dim=-1)[..., 0]
+    log_prob = F.log_softmax(conf / temperature, dim=-1)
+    kl = (ref_prob * (torch.log(ref_prob.clamp(min=1e-8)) - log_prob)).sum()
+    offsets = (F.smooth_l1_loss(loc, ref_loc, reduction="none").sum(-1) * ref_object).sum()
+    return (temperature ** 2 * kl + offsets) / num_pos.clamp(min=1).float()

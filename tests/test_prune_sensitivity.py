@@ -10,6 +10,7 @@ import pytest
 
 from models.lut import save_lut
 from models.scoring import load_dataset
+from pruning import checkpoint
 from pruning.data.synth import LABEL
 from pruning.prune.clusters import make_candidate
 from pruning.prune.greedy import Pruner
@@ -18,7 +19,7 @@ from pruning.prune.importance import WeightNorm
 from pruning.prune.sensitivity import LossProbe, calibration_batches
 from pruning.prune.surgery import groups_of
 from pruning.prune.variants import provenance
-from tests.pruning_fixtures import synth_voc, tiny_model  # noqa: F401
+from tests.pruning_fixtures import fitted_checkpoint, synth_voc, tiny_model  # noqa: F401
 from tests.test_prune_hybrid import ARCH, parent, period_lut, settings  # noqa: F401
 from tests.test_prune_selection import TABLE, Fixed, group
 
@@ -33,16 +34,23 @@ def test_calibration_set_holds_exactly_the_images_asked_for(images: int, synth_v
         calibration_batches([], model, 0, 4, 0)
 
 
-def test_loss_rise_is_measured_on_a_copy_and_cached_per_layer_and_width(synth_voc: Path) -> None:  # noqa: F811
-    model = tiny_model(ARCH)
-    probe = LossProbe(calibration_batches(load_dataset(synth_voc, "train", {LABEL: 1}), model, 6, 4, 0), ARCH)
+@pytest.mark.parametrize("kind", ["loss", "outputs"])
+def test_cost_is_measured_on_a_copy_and_cached_per_layer_and_width(kind: str, synth_voc: Path,  # noqa: F811
+                                                                    fitted_checkpoint: Path) -> None:  # noqa: F811
+    model, _ = checkpoint.load_model(fitted_checkpoint)  # fitted: a random tiny model's outputs barely move
+    probe = LossProbe(calibration_batches(load_dataset(synth_voc, "train", {LABEL: 1}), model, 6, 4, 0), ARCH,
+                      kind)  # type: ignore[arg-type]
     widths = {n: g.width for n, g in groups_of(model, ARCH).items()}
     name, grp = next(iter(groups_of(model, ARCH).items()))
-    cand = make_candidate(grp, WeightNorm(2)(grp), grp.width - 8, gain=1.0)
+    cand = make_candidate(grp, WeightNorm(2)(grp), grp.width // 2, gain=1.0)
     cost = probe.costs(model)
-    rise = probe.loss_without(model, cand) - probe.loss(model)
+    reference = probe.outputs(model)
+    rise = probe.score(probe.without(model, cand), reference) - probe.score(reference, reference)
     assert cost(cand) == pytest.approx(max(rise, 0.0)) and probe.cache[name, grp.width] == pytest.approx(rise)
     assert {n: g.width for n, g in groups_of(model, ARCH).items()} == widths  # the model is untouched
+    if kind == "outputs":  # a distance from the current model: none from itself, some without filters
+        itself = probe.score(reference, reference)
+        assert itself == pytest.approx(0, abs=1e-6) and rise > 10 * abs(itself)
     cost(cand)
     assert probe.measured == 1  # cached: measured once
     probe.forget()
@@ -67,17 +75,19 @@ def test_measured_loss_replaces_importance_in_the_hybrid_ranking(lost: dict[str,
 
 
 @pytest.mark.slow
-def test_loop_ranks_by_measured_loss_and_names_it(parent: Path, synth_voc: Path, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("kind", ["loss", "outputs"])
+def test_loop_ranks_by_measured_cost_and_names_it(kind: str, parent: Path, synth_voc: Path,  # noqa: F811
+                                                  tmp_path: Path) -> None:
     save_lut(period_lut(8).lut, tmp_path / "lut.json")
     out = tmp_path / "run"
-    pruner = Pruner(settings(parent, synth_voc, out, tmp_path / "lut.json", loss_images=4, latency_weight=1.0),
-                    progress=False)
+    pruner = Pruner(settings(parent, synth_voc, out, tmp_path / "lut.json", loss_images=4, latency_weight=1.0,
+                             sensitivity=kind), progress=False)
     pruner.run()
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
     pruning_steps = [s for s in steps if s["changes"]]
     assert pruning_steps and all(s["loss_rise"] is not None and s["loss_rise"] >= -1 for s in pruning_steps)
     assert pruner.probe is not None and pruner.probe.measured >= len(pruning_steps)
-    assert provenance(out, out / "final.pt", None).method == "hybrid-loss-lw1"
+    assert provenance(out, out / "final.pt", None).method == f"hybrid-{kind}-lw1"
 
 
 def test_loss_images_need_the_hybrid(parent: Path, synth_voc: Path, tmp_path: Path) -> None:  # noqa: F811

@@ -37,6 +37,7 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
     option("cluster_size", type=int)
     option("filters_per_step", type=int)
     option("importance", choices=["l1", "l2", "taylor"])
+    option("sensitivity", choices=["loss", "outputs"])
     option("taylor_batches", type=int)
     option("target_speedup", type=float)
     option("target_latency_ms", type=float)

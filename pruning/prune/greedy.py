@@ -78,7 +78,8 @@ class Pruner:
             raise ValueError("--snap-final needs --lut (the steps to snap to)")
         self.cost = FlopCost(parent)
         self.probe = LossProbe(calibration_batches(self.train_set, parent, settings.loss_images, settings.batch_size,
-                                                   settings.seed), self.arch) if settings.loss_images else None
+                                                   settings.seed), self.arch, settings.sensitivity) \
+            if settings.loss_images else None
         self.parent = parent
         # The teacher is a frozen copy: `parent` itself is pruned in place by a fresh run.
         self.distiller = Distiller(copy.deepcopy(parent), settings.distill) if settings.distill > 0 else None

@@ -39,6 +39,10 @@ class PruneSettings(_Strict):
                              "their removal causes, measured without fine-tuning on this many fixed training "
                              "images (pruning/prune/sensitivity.py), instead of by filter importance; 0: by "
                              "importance.")
+    sensitivity: Literal["loss", "outputs"] = Field(default="loss", description="With --loss-images: loss: "
+                                                    "the rise in detection loss; outputs: how far the "
+                                                    "outputs move from the current model's (the "
+                                                    "distillation distance, never negative).")
     snap_final: bool = Field(default=False, description="Before the final fine-tune, bring every pruned layer "
                              "off its LUT steps down to the step below (never below its floor).")
     importance: Literal["l1", "l2", "taylor"] = Field(default="l2", description="Filter importance criterion.")

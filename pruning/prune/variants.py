@@ -60,7 +60,7 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
     method = settings.method if settings.lut or settings.method == "filter" else \
         f"{settings.method}-{settings.cluster_size}"
     if settings.method == "hybrid" and settings.loss_images:
-        method += "-loss"
+        method += f"-{settings.sensitivity}"
     if settings.method == "hybrid" and settings.latency_weight:
         method += f"-lw{settings.latency_weight:g}"
     method += "+snap" if settings.snap_final else ""
