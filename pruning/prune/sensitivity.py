@@ -11,8 +11,8 @@ and divided by the LUT's time saved it is the cost of a millisecond in every lay
 
 `LossProbe` holds a fixed calibration set (images with their anchor targets matched once: anchors do not
 change with pruning) and caches each measurement per (layer, width): a step re-measures only the layers
-it changed (plus the current model once), and `forget()` empties the cache
-after every fine-tune, when every layer has moved. A resumed run starts with an empty cache.
+it changed (plus the current model once), and `forget()` empties the cache after every fine-tune, when
+every layer has moved. A resumed run starts with an empty cache.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class LossProbe:
     cache: dict[tuple[str, int], float] = field(default_factory=dict)
     """(layer, width before) -> cost of that layer's candidate, measured since the last `forget()`."""
     measured: int = 0
-    """Candidates measured so far (for the log)."""
+    """Candidates measured so far."""
 
     @torch.no_grad()
     def outputs(self, model: SSD) -> Outputs:
