@@ -14,9 +14,6 @@ import statistics
 
 from pruning.prune.report import median_speedup
 
-FAMILY = {"cluster": "cluster", "filter": "conventional", "hybrid": "hybrid"}
-"""Manifest method -> the family it is drawn in (weighted and measured-loss hybrids kept apart)."""
-
 
 def pooled(paths: list[str], parent: str) -> tuple[dict[str, float], dict[str, tuple[int, float, float]]]:
     runs = [{r["model"]: r["latency"]["p50_ms"] for r in json.load(open(path))["results"]} for path in paths]
@@ -51,17 +48,18 @@ def main(paths: list[str], parent: str, variants_path: str) -> None:
         fronts[method] = front
         print(f"- {method}: " + ", ".join(f"{n.split('@')[1]} {medians[n]:.2f}x {variants[n]['test_map50']:.2f}"
                                            for n in front))
-    print("\nPoints of each front that a hybrid variant covers (at least as fast and at least as accurate):")
-    hybrids = [n for n in medians if variants[n]["method"] == "hybrid"]
+    print("\nPoints of each front that a hybrid variant (any hybrid-* method) covers (at least as fast and at least "
+          "as accurate):")
+    hybrids = [n for n in medians if variants[n]["method"].startswith("hybrid")]
     for method, front in fronts.items():
-        if method == "hybrid":
+        if method.startswith("hybrid"):
             continue
         covered = [n for n in front if any(medians[h] >= medians[n] and variants[h]["test_map50"] >=
                                            variants[n]["test_map50"] for h in hybrids)]
         print(f"- {method}: {len(covered)} of {len(front)}; not covered: "
               + (", ".join(n.split("@")[1] for n in front if n not in covered) or "none"))
-    print("\nEqual mAP: for each cluster and conventional front point, the fastest hybrid variant within 0.5 point "
-          "of its mAP or above, and hybrid latency / its latency (target <= 0.9):")
+    print("\nEqual mAP: for each cluster and conventional front point, the fastest hybrid variant (any hybrid-*) "
+          "within 0.5 point of its mAP or above, and hybrid latency / its latency (target <= 0.9):")
     for method in ("cluster", "filter"):
         for name in fronts.get(method, []):
             level = variants[name]["test_map50"] - 0.5
