@@ -41,7 +41,7 @@ from pruning.distributed import (
     wrap,
 )
 from pruning.ssd.loss import multibox_loss
-from pruning.ssd.matching import match
+from pruning.ssd.matching import match_batch
 from pruning.ssd.ssd import SSD
 
 log = logging.getLogger(__name__)
@@ -115,9 +115,7 @@ def train_step(model: SSD | torch.nn.Module, optimizer: torch.optim.Optimizer, b
     core = unwrap(model)
     precision = precision or Precision(model_device(core))
     images, boxes, labels = to_device(batch, model_device(core))
-    targets = [match(b, lab, core.anchors) for b, lab in zip(boxes, labels, strict=True)]
-    loc_t = torch.stack([t[0] for t in targets])
-    labels_t = torch.stack([t[1] for t in targets])
+    loc_t, labels_t = match_batch(boxes, labels, core.anchors)
     with precision.autocast():
         loc, conf = model(images)
     loc, conf = loc.float(), conf.float()

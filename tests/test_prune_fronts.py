@@ -55,8 +55,7 @@ def test_hybrid_front_against_the_others() -> None:
     # each other point against the hybrid's fastest answer at its mAP, not every hybrid point within 0.5
     assert "m@hp-a vs m@fp-a" not in text and "equal mAP: m@hp-b vs m@fp-a: latency ratio 0.69" in text
     assert "equal mAP: m@hp-b vs m@fp-b: latency ratio 0.84 (met <= 0.9)" in text
-    best = [row("fp-y", "filter", 2.0, 89.0)]
-    assert at_accuracy(by_method["hybrid"], best[0]).ref == "m@hp-b"  # type: ignore[union-attr]
+    assert at_accuracy(by_method["hybrid"], row("fp-y", "filter", 2.0, 89.0)).ref == "m@hp-b"  # type: ignore[union-attr]
     assert at_accuracy(by_method["hybrid"], row("fp-x", "filter", 9.0, 95.0)) is None
     assert "fastest hybrid variant within 1.0 point of m@1: m@hp-b, 2.63x (met the 2.5x target)" in text
     assert "- budget 4.6 ms: m@hp-b (hybrid, 3.80 ms, mAP 89.10)" in text

@@ -23,7 +23,7 @@ from pruning.device import Precision, model_device, on_device, resolve_device, t
 from pruning.distill import Distiller
 from pruning.evaluate import EvalReport, TorchPredictor, evaluate
 from pruning.ssd.loss import multibox_loss
-from pruning.ssd.matching import match
+from pruning.ssd.matching import match_batch
 from pruning.ssd.ssd import SSD
 from pruning.train import train_step
 
@@ -57,9 +57,9 @@ class FinetuneProgress:
 def detection_loss(model: SSD, batch: tuple) -> torch.Tensor:
     """The training loss (matched targets, smooth L1 + hard-negative-mined cross-entropy)."""
     images, boxes, labels = to_device(batch, model_device(model))
-    targets = [match(b, lab, model.anchors) for b, lab in zip(boxes, labels, strict=True)]
+    loc_t, labels_t = match_batch(boxes, labels, model.anchors)
     loc, conf = model(images)
-    parts = multibox_loss(loc, conf, torch.stack([t[0] for t in targets]), torch.stack([t[1] for t in targets]))
+    parts = multibox_loss(loc, conf, loc_t, labels_t)
     return parts.total
 
 

@@ -56,8 +56,8 @@ def best_within(rows: Iterable[Scored], budget_ms: float) -> Scored | None:
 
 def uncovered(mine: Sequence[Scored], other: Sequence[Scored]) -> list[Scored]:
     """Points of `other` that no point of `mine` matches: at least as fast and as accurate (within noise)."""
-    return [o for o in other if not any(m.implied_ms <= o.implied_ms * (1 + LATENCY_NOISE)
-                                        and m.map50 >= o.map50 - MAP_NOISE for m in mine)]  # type: ignore[operator]
+    answers = [(o, at_accuracy(mine, o)) for o in other]
+    return [o for o, m in answers if m is None or m.implied_ms > o.implied_ms * (1 + LATENCY_NOISE)]
 
 
 def at_accuracy(mine: Sequence[Scored], point: Scored) -> Scored | None:

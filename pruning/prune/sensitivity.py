@@ -32,9 +32,11 @@ from pruning.distill import output_distance
 from pruning.prune.clusters import Candidate
 from pruning.prune.surgery import groups_of, prune_group
 from pruning.ssd.loss import multibox_loss
-from pruning.ssd.matching import match
+from pruning.ssd.matching import match_batch
 from pruning.ssd.ssd import SSD
 
+CALIBRATION_KEY = 900_000
+"""Loader key of the calibration set (fine-tunes use their step number, Taylor 500,000 + step)."""
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 """(images, matched box targets, matched labels) on the CPU."""
 
@@ -48,11 +50,10 @@ def calibration_batches(annotations: list[Annotation], model: SSD, images: int, 
         raise ValueError(f"calibration images: {images}; give at least one")
     found: list[Batch] = []
     taken = 0
-    for pixels, boxes, labels in batches(annotations, model, FinetuneSettings(batch_size, seed=seed), 900_000,
-                                         augment=False):
+    for pixels, boxes, labels in batches(annotations, model, FinetuneSettings(batch_size, seed=seed),
+                                         CALIBRATION_KEY, augment=False):
         keep = min(len(boxes), images - taken)
-        targets = [match(b, lab, model.anchors) for b, lab in zip(boxes[:keep], labels[:keep], strict=True)]
-        found.append((pixels[:keep], torch.stack([t[0] for t in targets]), torch.stack([t[1] for t in targets])))
+        found.append((pixels[:keep], *match_batch(boxes[:keep], labels[:keep], model.anchors)))
         taken += keep
         if taken >= images:
             break

@@ -49,3 +49,10 @@ def match(gt_boxes: torch.Tensor, gt_labels: torch.Tensor, anchors: torch.Tensor
     labels = gt_labels[best_gt].clone()
     labels[best_gt_iou < threshold] = 0
     return encode(gt_boxes[best_gt], anchors), labels
+
+
+def match_batch(boxes: list[torch.Tensor], labels: list[torch.Tensor], anchors: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """`match` for every image of a batch, stacked: (B, P, 4) regression targets and (B, P) labels."""
+    targets = [match(b, lab, anchors) for b, lab in zip(boxes, labels, strict=True)]
+    return torch.stack([t[0] for t in targets]), torch.stack([t[1] for t in targets])
