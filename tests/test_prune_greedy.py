@@ -238,3 +238,18 @@ def test_a_collapse_without_rollbacks_left_stops_at_the_last_good_step(parent: P
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["rollbacks"] == 0 and summary["frozen"] == []
     assert re.match(r"validation mAP drop [0-9.]+ > 50.0 at step 4: back to step 2", summary["stop_reason"])
+
+
+@pytest.mark.parametrize(("fields", "label"), [
+    (dict(method="filter"), "filter"),
+    (dict(method="cluster", cluster_size=16), "cluster-16"),
+    (dict(method="cluster", lut="lut.json"), "cluster"),
+    (dict(method="cluster", lut="lut.json", stepless="rows"), "cluster-rows"),
+    (dict(method="hybrid", lut="lut.json", latency_weight=0.5, stepless="rows", snap_final=True),
+     "hybrid-lw0.5-rows+snap"),
+    (dict(method="hybrid", lut="lut.json", loss_images=8), "hybrid-loss"),
+])
+def test_method_label_names_every_setting_that_changes_the_selection(fields: dict, label: str) -> None:
+    from pruning.prune.variants import method_label
+
+    assert method_label(PruneSettings(checkpoint="p.pt", data="d", out="o", **fields)) == label

@@ -79,6 +79,28 @@ def test_next_step_falls_back_to_the_period() -> None:
     assert noisy.next_step("d", 64) == 32  # 45 and 50 are off the period: noise
 
 
+@pytest.mark.parametrize(("stepless", "smooth_from_32", "stepped_from_64"), [
+    ("period", [16], [32, 16]),           # the period grid: a 32-wide smooth layer can only halve
+    ("rows", [28, 24, 20, 16, 12, 8], [32, 16, 12, 8]),  # the row's stride; measured steps first, then the stride
+])
+def test_stepless_layers_go_by_period_or_by_the_rows_stride(stepless: str, smooth_from_32: list[int],
+                                                             stepped_from_64: list[int]) -> None:
+    table = LayerLatency(hand_lut([layer_lut("smooth", 8, 32, {1: 0.1, 32: 1.0}, []),
+                                   layer_lut("stepped", 8, 64, {1: 0.1, 16: 1.0, 17: 2.0, 33: 3.0, 64: 3.5},
+                                             [16, 32])]), min_width=8, stepless=stepless)  # type: ignore[arg-type]
+
+    def walk(name: str, width: int) -> list[int]:
+        seen = []
+        while (width := table.next_step(name, width)) is not None:  # type: ignore[assignment]
+            seen.append(width)
+        return seen
+
+    assert walk("smooth", 32) == smooth_from_32
+    assert walk("stepped", 64) == stepped_from_64
+    cand = lut_candidate(group("smooth", 32), torch.arange(32.0), table)
+    assert cand is not None and cand.width_after == smooth_from_32[0] and cand.gain > 0
+
+
 def test_lut_that_does_not_fit_names_the_layer(tmp_path: Path) -> None:
     spec = to_spec(build_graph(tiny_model("ssd-mobilenet"), "ssd-mobilenet"), "tiny")
     path = tmp_path / "lut.json"

@@ -38,6 +38,7 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
     option("filters_per_step", type=int)
     option("importance", choices=["l1", "l2", "taylor"])
     option("sensitivity", choices=["loss", "outputs"])
+    option("stepless", choices=["period", "rows"])
     option("taylor_batches", type=int)
     option("target_speedup", type=float)
     option("target_latency_ms", type=float)

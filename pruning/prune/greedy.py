@@ -71,7 +71,7 @@ class Pruner:
         self.ft = FinetuneSettings(settings.batch_size, settings.lr, seed=settings.seed)
         self.importance = make_importance(settings.importance)
         self.table = LayerLatency.load(settings.lut, to_spec(build_graph(parent, self.arch), self.arch),
-                                       settings.min_width) if settings.lut else None
+                                       settings.min_width, settings.stepless) if settings.lut else None
         if settings.method in ("cluster", "hybrid") and self.table is None and settings.cluster_size is None:
             raise ValueError(f"--method {settings.method} needs --lut or --cluster-size")
         if settings.snap_final and self.table is None:

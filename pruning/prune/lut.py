@@ -15,6 +15,7 @@ import statistics
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from models.layer_spec import ModelSpec
 from models.lut import LayerLut, Lut, load_lut
@@ -33,10 +34,15 @@ class LayerLatency:
     min_width: int = 8
     spec: ModelSpec | None = None
     """The model's layer spec: with it, `estimate` counts a pruned consumer's overlap once."""
+    stepless: Literal["period", "rows"] = "period"
+    """Where a layer's row shows no step below its width: `period`, the next multiple of the table's step
+    period (a step may be there, unseen in the noise); `rows`, the next multiple of the row's profiling
+    stride (the row is smooth, so every filter buys time: cut in the steps it was measured in)."""
 
     @classmethod
-    def load(cls, path: Path, spec: ModelSpec, min_width: int = 8) -> LayerLatency:
-        table = cls(load_lut(path), min_width, spec)
+    def load(cls, path: Path, spec: ModelSpec, min_width: int = 8,
+             stepless: Literal["period", "rows"] = "period") -> LayerLatency:
+        table = cls(load_lut(path), min_width, spec, stepless)
         table.check(spec)
         return table
 
@@ -71,12 +77,16 @@ class LayerLatency:
 
         Steps are the layer's measured boundaries that fall on the table's step period (a boundary off the
         period is usually timing noise on a busy machine); a layer with no such boundary below `width`
-        uses the period grid (the next lower multiple of the period). The saving always comes from the
-        LUT's own latencies.
+        goes as `stepless` says. The saving always comes from the LUT's own latencies.
         """
         entry = self.layer(name)
         below = [b for b in entry.step_boundaries if self.min_width <= b < width and b % self.period == 0]
-        target = max(below) if below else (width - 1) // self.period * self.period
+        if below:
+            target = max(below)
+        elif self.stepless == "rows":
+            target = (width - 1) // entry.stride * entry.stride
+        else:
+            target = (width - 1) // self.period * self.period
         return target if target >= self.min_width else None
 
     def on_step(self, name: str, width: int) -> bool:

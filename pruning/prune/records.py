@@ -43,6 +43,11 @@ class PruneSettings(_Strict):
                                                     "the rise in detection loss; outputs: how far the "
                                                     "outputs move from the current model's (the "
                                                     "distillation distance, never negative).")
+    stepless: Literal["period", "rows"] = Field(default="period", description="Cluster and hybrid, with --lut: "
+                                                "where a layer's LUT row shows no step below its width, period: "
+                                                "cut to the next multiple of the LUT's step period (a step may "
+                                                "hide in the noise); rows: to the next multiple of the row's "
+                                                "profiling stride (a smooth row: every filter buys time).")
     snap_final: bool = Field(default=False, description="Before the final fine-tune, bring every pruned layer "
                              "off its LUT steps down to the step below (never below its floor).")
     importance: Literal["l1", "l2", "taylor"] = Field(default="l2", description="Filter importance criterion.")

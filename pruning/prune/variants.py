@@ -57,15 +57,22 @@ def provenance(run: Path, source: Path, parent: str | None) -> Provenance:
             details["lut"]["reference"] = lut.reference
     else:
         details["cluster_size"] = settings.cluster_size
+    return Provenance(kind="pruning", source=f"{source} (sha256 {sha256_file(source)[:16]})",
+                      parent=parent or str(settings.checkpoint), method=method_label(settings), details=details)
+
+
+def method_label(settings: PruneSettings) -> str:
+    """The manifest's method: the selection and every setting that changes what it selects, e.g.
+    `hybrid-lw0.5-rows+snap`, `cluster-16` (a fixed cluster size, no LUT)."""
     method = settings.method if settings.lut or settings.method == "filter" else \
         f"{settings.method}-{settings.cluster_size}"
     if settings.method == "hybrid" and settings.loss_images:
         method += f"-{settings.sensitivity}"
     if settings.method == "hybrid" and settings.latency_weight:
         method += f"-lw{settings.latency_weight:g}"
-    method += "+snap" if settings.snap_final else ""
-    return Provenance(kind="pruning", source=f"{source} (sha256 {sha256_file(source)[:16]})",
-                      parent=parent or str(settings.checkpoint), method=method, details=details)
+    if settings.method in ("cluster", "hybrid") and settings.lut and settings.stepless != "period":
+        method += f"-{settings.stepless}"
+    return method + ("+snap" if settings.snap_final else "")
 
 
 def export_variant(run: Path, store: ModelStore, settings: ReleaseSettings, checkpoint_name: str = "final.pt",
