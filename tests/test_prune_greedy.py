@@ -248,6 +248,8 @@ def test_a_collapse_without_rollbacks_left_stops_at_the_last_good_step(parent: P
     (dict(method="hybrid", lut="lut.json", latency_weight=0.5, stepless="rows", snap_final=True),
      "hybrid-lw0.5-rows+snap"),
     (dict(method="hybrid", lut="lut.json", loss_images=8), "hybrid-loss"),
+    (dict(method="hybrid", lut="lut.json", latency_weight=0.5, latency_weight_final=1.0, target_speedup=3.0),
+     "hybrid-lw0.5to1"),
 ])
 def test_method_label_names_every_setting_that_changes_the_selection(fields: dict, label: str) -> None:
     from pruning.prune.variants import method_label

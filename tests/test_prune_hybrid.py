@@ -134,3 +134,23 @@ def test_hybrid_needs_steps(parent: Path, synth_voc: Path, tmp_path: Path) -> No
     with pytest.raises(ValueError, match="--snap-final needs --lut"):
         Pruner(settings(parent, synth_voc, tmp_path / "run", None, method="filter", snap_final=True),
                progress=False)
+
+
+@pytest.mark.parametrize(("speedup", "weight"), [(1.0, 0.2), (2.0, 0.6), (3.0, 1.0), (4.0, 1.0)])
+def test_latency_weight_moves_from_start_to_final_with_the_speedup(speedup: float, weight: float, parent: Path,
+                                                                   synth_voc: Path, tmp_path: Path) -> None:  # noqa: F811
+    from pruning.prune.records import RunState
+
+    save_lut(period_lut(8).lut, tmp_path / "lut.json")
+    pruner = Pruner(settings(parent, synth_voc, tmp_path / "run", tmp_path / "lut.json", latency_weight=0.2,
+                             latency_weight_final=1.0, target_speedup=3.0), progress=False)
+    state = RunState(base_ms=6.0, base_map=50.0, est_latency_ms=6.0 / speedup, base_flops=1, original={})
+    assert pruner.latency_weight(state) == pytest.approx(weight)
+
+
+@pytest.mark.parametrize("overrides", [dict(method="cluster"), dict(target_speedup=None)])
+def test_latency_weight_final_needs_the_hybrid_and_a_target(
+        overrides: dict, parent: Path, synth_voc: Path, tmp_path: Path) -> None:  # noqa: F811
+    fields = dict(latency_weight_final=1.0, target_speedup=3.0) | overrides
+    with pytest.raises(ValueError, match="--latency-weight-final .* needs --method hybrid"):
+        Pruner(settings(parent, synth_voc, tmp_path / "run", tmp_path / "lut.json", **fields), progress=False)

@@ -50,7 +50,7 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
                  "val_images", "min_width", "max_steps", "max_rollbacks", "measure_runs", "seed", "threads",
                  "loss_images"):
         option(name, type=int)
-    for name in ("distill", "lr", "min_keep", "latency_weight"):
+    for name in ("distill", "lr", "min_keep", "latency_weight", "latency_weight_final"):
         option(name, type=float)
     add_device_args(p)  # not a run setting: a run may resume on another device
     p.set_defaults(run=_run_prune)

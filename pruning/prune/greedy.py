@@ -60,6 +60,9 @@ class Pruner:
     def __init__(self, settings: PruneSettings, progress: bool = True) -> None:
         if settings.loss_images and settings.method != "hybrid":
             raise ValueError(f"--loss-images ranks the hybrid's clusters; --method {settings.method} has none")
+        if settings.latency_weight_final is not None and (settings.method != "hybrid" or not settings.target_speedup):
+            raise ValueError("--latency-weight-final moves the hybrid's latency weight towards --target-speedup; "
+                             f"it needs --method hybrid (got {settings.method}) and --target-speedup")
         self.s = settings
         self.progress = progress
         self.out = settings.out
@@ -149,8 +152,17 @@ class Pruner:
         return model, state
 
     # ---- one step -----------------------------------------------------------------------------------
-    def _select(self, model: SSD, step: int, original: dict[str, int], frozen: list[str] | None = None
-                ) -> list[Candidate]:
+    def latency_weight(self, state: RunState) -> float:
+        """The hybrid's latency weight now: constant, or moved towards `latency_weight_final` with the
+        run's progress from no speedup (0) to the target (1)."""
+        start, final = self.s.latency_weight, self.s.latency_weight_final
+        if final is None or not self.s.target_speedup:
+            return start
+        progress = (state.base_ms / self.latency(state)[0] - 1) / (self.s.target_speedup - 1)
+        return start + (final - start) * min(max(progress, 0.0), 1.0)
+
+    def _select(self, model: SSD, step: int, original: dict[str, int], frozen: list[str] | None = None,
+                latency_weight: float = 0.0) -> list[Candidate]:
         groups = groups_of(model, self.arch)
         floors = {n: math.ceil(self.s.min_keep * w) for n, w in original.items()}
         floors.update({n: groups[n].width for n in frozen or [] if n in groups})
@@ -163,7 +175,7 @@ class Pruner:
             return lowest_filters(groups, self.importance, self.s.filters_per_step, self.s.min_width, floors)
         if self.s.method == "hybrid":
             return cheapest_clusters(groups, self.importance, self.s.filters_per_step, self.table,
-                                     self.s.cluster_size, self.cost, self.s.min_width, floors, self.s.latency_weight,
+                                     self.s.cluster_size, self.cost, self.s.min_width, floors, latency_weight,
                                      self.probe.costs(model) if self.probe else None)
         best = best_cluster(groups, self.importance, self.table, self.s.cluster_size, self.cost, self.s.min_width,
                             floors)
@@ -221,7 +233,7 @@ class Pruner:
 
     def _step(self, model: SSD, state: RunState) -> StepRecord | None:
         started = time.time()
-        candidates = self._select(model, state.step, state.original, state.frozen)
+        candidates = self._select(model, state.step, state.original, state.frozen, self.latency_weight(state))
         if not candidates:
             return None
         changes = self._apply(model, candidates)

@@ -35,6 +35,12 @@ class PruneSettings(_Strict):
                                   "importance per filter over (their LUT time saved per filter, relative to "
                                   "the candidates' mean) to this power; 0: importance alone, 1: time saved per "
                                   "importance, as cluster pruning ranks.")
+    latency_weight_final: float | None = Field(default=None, ge=0, le=1, description="Hybrid, with "
+                                               "--target-speedup: the latency weight at the target; it moves "
+                                               "linearly from --latency-weight at the start to this as the "
+                                               "run's speedup (measured where it measures) nears the target "
+                                               "(importance first, while redundant filters are free; time "
+                                               "saved later); unset: constant.")
     loss_images: int = Field(default=0, ge=0, description="Hybrid: rank clusters by the rise in detection loss "
                              "their removal causes, measured without fine-tuning on this many fixed training "
                              "images (pruning/prune/sensitivity.py), instead of by filter importance; 0: by "

@@ -68,7 +68,9 @@ def method_label(settings: PruneSettings) -> str:
         f"{settings.method}-{settings.cluster_size}"
     if settings.method == "hybrid" and settings.loss_images:
         method += f"-{settings.sensitivity}"
-    if settings.method == "hybrid" and settings.latency_weight:
+    if settings.method == "hybrid" and settings.latency_weight_final is not None:
+        method += f"-lw{settings.latency_weight:g}to{settings.latency_weight_final:g}"
+    elif settings.method == "hybrid" and settings.latency_weight:
         method += f"-lw{settings.latency_weight:g}"
     if settings.method in ("cluster", "hybrid") and settings.lut and settings.stepless != "period":
         method += f"-{settings.stepless}"
