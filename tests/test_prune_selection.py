@@ -169,3 +169,13 @@ def test_savings_on_the_reference_scale() -> None:
     assert table.saving(group("b"), 48) == pytest.approx(0.5 * 15.0 / 20.0)
     original = {"a": 64, "b": 64}
     assert table.estimate(8.0, {"a": 48, "b": 48}, original) == pytest.approx(8.0 * (1 - 1.0 / 10 - 0.5 / 20))
+
+
+@pytest.mark.parametrize(("stepless", "width_after"), [("period", 32), ("rows", 40)])
+def test_a_noisy_top_is_skipped_as_far_in_filters_whatever_the_cluster_grain(stepless: str, width_after: int
+                                                                             ) -> None:
+    # the row's top reads low (noise): by the table, the first 20 filters below it save nothing
+    row = {1: 0.1, 40: 1.0, 44: 1.25, 48: 1.3, 52: 1.3, 56: 1.3, 60: 1.4, 64: 1.2}
+    table = LayerLatency(hand_lut([layer_lut("noisy", 8, 64, row, [])]), stepless=stepless)  # type: ignore[arg-type]
+    cand = lut_candidate(group("noisy"), torch.arange(64.0), table)
+    assert cand is not None and cand.width_after == width_after and cand.gain > 0

@@ -20,7 +20,8 @@ from pruning.ssd.ssd import SSD
 from pruning.structure import input_sizes
 
 MAX_STEPS_DOWN = 4
-"""Steps a LUT cluster may skip when the next step saves nothing measurable (noise, flat tails)."""
+"""Steps a LUT cluster may skip when the next step saves nothing measurable (noise, flat tails); at least
+as many of the LUT's step periods in filters, so a row cut in its fine profiling stride looks as far."""
 
 
 @dataclass
@@ -50,13 +51,12 @@ def make_candidate(group: PruneGroup, scores: torch.Tensor, width_after: int, ga
 def lut_candidate(group: PruneGroup, scores: torch.Tensor, table: LayerLatency, floor: int = 0
                   ) -> Candidate | None:
     """Down to the next LUT step (skipping steps that save nothing), not below `floor`."""
-    target = table.next_step(group.name, group.width)
-    for _ in range(MAX_STEPS_DOWN):
-        if target is None or target < floor:
-            return None
+    target, tried = table.next_step(group.name, group.width), 0
+    while target is not None and target >= floor and \
+            (tried < MAX_STEPS_DOWN or group.width - target <= MAX_STEPS_DOWN * table.period):
         if table.saving(group, target) > 0:
             return make_candidate(group, scores, target, table.saving(group, target))
-        target = table.next_step(group.name, target)
+        target, tried = table.next_step(group.name, target), tried + 1
     return None
 
 
