@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pruning.prune.fronts import at_accuracy, best_within, front, fronts, plot_tradeoff, section, uncovered
+from pruning.prune.fronts import at_accuracy, best_within, family, front, fronts, plot_tradeoff, section, uncovered
 from pruning.prune.report import Row
 
 
@@ -59,6 +59,24 @@ def test_hybrid_front_against_the_others() -> None:
     assert at_accuracy(by_method["hybrid"], row("fp-x", "filter", 9.0, 95.0)) is None
     assert "fastest hybrid variant within 1.0 point of m@1: m@hp-b, 2.63x (met the 2.5x target)" in text
     assert "- budget 4.6 ms: m@hp-b (hybrid, 3.80 ms, mAP 89.10)" in text
+
+
+@pytest.mark.parametrize(("method", "selection"), [("hybrid", "hybrid"), ("hybrid-lw0.5to1", "hybrid"),
+                                                   ("hybrid-loss-lw1", "hybrid"), ("hybrid-rows+snap", "hybrid"),
+                                                   ("cluster-16", "cluster"), ("filter+snap", "filter")])
+def test_family_is_the_selection_without_its_settings(method: str, selection: str) -> None:
+    assert family(method) == selection
+
+
+def test_hybrid_verdicts_pool_every_setting_of_a_selection() -> None:
+    mixed = [*rows(), row("hl-a", "hybrid-lw0.5", 3.0, 89.2), row("cp2-a", "cluster-16", 3.2, 89.0)]
+    text = "\n".join(section(mixed))
+    assert "| hybrid-lw0.5 | hl-a 3.00 ms 89.20 |" in text  # the table keeps each label's own front
+    assert "- hybrid front (every hybrid setting): hl-a, hp-a" in text  # hl-a beats hp-b
+    assert "hybrid front covers the hybrid-lw0.5 front" not in text  # no verdict of a setting against another
+    # cp2-a (cluster, another setting) joins the cluster front; hl-a answers it, where hp-b alone would not
+    assert "- hybrid front covers the cluster front: yes" in text
+    assert "equal mAP: m@hl-a vs m@cp2-a: latency ratio 0.94 (missed <= 0.9)" in text
 
 
 def test_plot_marks_fronts(tmp_path: Path) -> None:

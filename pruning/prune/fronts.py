@@ -9,7 +9,7 @@ Fronts are drawn per parent: variants pruned from different parents are not one 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -42,10 +42,17 @@ def front(points: Iterable[Scored]) -> list[Scored]:
     return kept
 
 
-def fronts(rows: Sequence[Scored], parent: str) -> dict[str, list[Scored]]:
-    """Each pruning method's front among the variants of `parent` (`name@version`; itself left out)."""
+def family(method: str) -> str:
+    """The selection a manifest's method label names, without its settings: `hybrid-lw0.5-rows` -> `hybrid`,
+    `cluster-16` -> `cluster`, `filter+snap` -> `filter`."""
+    return method.split("+")[0].split("-")[0]
+
+
+def fronts(rows: Sequence[Scored], parent: str, by: Callable[[str], str] = str) -> dict[str, list[Scored]]:
+    """Each pruning method's front among the variants of `parent` (`name@version`; itself left out); with
+    `by=family`, each selection's front over all its settings."""
     mine = [r for r in rows if r.parent == parent]
-    return {m: front(r for r in mine if r.method == m) for m in sorted({r.method for r in mine})}
+    return {m: front(r for r in mine if by(r.method) == m) for m in sorted({by(r.method) for r in mine})}
 
 
 def best_within(rows: Iterable[Scored], budget_ms: float) -> Scored | None:
@@ -80,7 +87,7 @@ def section(rows: Sequence[Scored], budgets: Sequence[float] = ()) -> list[str]:
         for method, points in by_method.items():
             lines.append(f"| {method} | " + ", ".join(f"{p.ref.split('@')[1]} {p.implied_ms:.2f} ms "
                                                       f"{p.map50:.2f}" for p in points) + " |")
-        lines += ["", *_hybrid_lines(rows, parent, by_method)]
+        lines += ["", *_hybrid_lines(rows, parent, fronts(rows, parent, by=family))]
         mine = [r for r in rows if parent in (r.ref, r.parent)]
         for budget in budgets:
             best = best_within(mine, budget)
@@ -90,13 +97,15 @@ def section(rows: Sequence[Scored], budgets: Sequence[float] = ()) -> list[str]:
     return lines
 
 
-def _hybrid_lines(rows: Sequence[Scored], parent_ref: str, by_method: dict[str, list[Scored]]) -> list[str]:
-    hybrid = next((points for method, points in by_method.items() if method.startswith("hybrid")), None)
+def _hybrid_lines(rows: Sequence[Scored], parent_ref: str, by_family: dict[str, list[Scored]]) -> list[str]:
+    """The issue's hybrid verdicts: the hybrid's front over all its settings against each other selection's
+    front over all of theirs (a cluster run with another floor is still the cluster method)."""
+    hybrid = by_family.get("hybrid")
     if hybrid is None:
         return []
-    lines = []
-    for method, points in by_method.items():
-        if points is hybrid:
+    lines = [f"- hybrid front (every hybrid setting): {', '.join(p.ref.split('@')[1] for p in hybrid)}"]
+    for method, points in by_family.items():
+        if method == "hybrid":
             continue
         missed = uncovered(hybrid, points)
         lines.append(f"- hybrid front covers the {method} front: " + (
