@@ -162,7 +162,9 @@ class Pruner:
         return start + (final - start) * min(max(progress, 0.0), 1.0)
 
     def _select(self, model: SSD, step: int, original: dict[str, int], frozen: list[str] | None = None,
-                latency_weight: float = 0.0) -> list[Candidate]:
+                latency_weight: float | None = None) -> list[Candidate]:
+        """The next step's clusters (filters, for the conventional method); the hybrid ranks with
+        `latency_weight` (default: the run's constant `--latency-weight`)."""
         groups = groups_of(model, self.arch)
         floors = {n: math.ceil(self.s.min_keep * w) for n, w in original.items()}
         floors.update({n: groups[n].width for n in frozen or [] if n in groups})
@@ -175,7 +177,8 @@ class Pruner:
             return lowest_filters(groups, self.importance, self.s.filters_per_step, self.s.min_width, floors)
         if self.s.method == "hybrid":
             return cheapest_clusters(groups, self.importance, self.s.filters_per_step, self.table,
-                                     self.s.cluster_size, self.cost, self.s.min_width, floors, latency_weight,
+                                     self.s.cluster_size, self.cost, self.s.min_width, floors,
+                                     self.s.latency_weight if latency_weight is None else latency_weight,
                                      self.probe.costs(model) if self.probe else None)
         best = best_cluster(groups, self.importance, self.table, self.s.cluster_size, self.cost, self.s.min_width,
                             floors)
