@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal, get_args, get_origin
 
 from pruning.device import add_device_args
 
@@ -21,9 +21,11 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
     from pruning.prune.records import PruneSettings
 
     def option(name: str, **kwargs: object) -> None:
-        """An option for a `PruneSettings` field: its description and default are the help (one source);
-        left unset, the field's default applies."""
+        """An option for a `PruneSettings` field: its description and default are the help, its Literal
+        values the choices (one source); left unset, the field's default applies."""
         field = PruneSettings.model_fields[name]
+        if get_origin(field.annotation) is Literal:
+            kwargs.setdefault("choices", list(get_args(field.annotation)))
         default = field.get_default(call_default_factory=True)
         shown = "" if field.is_required() or default in (None, []) else f" (default {default})"
         p.add_argument(f"--{name.replace('_', '-')}", help=f"{field.description}{shown}",
@@ -32,13 +34,13 @@ def _add_prune(p: argparse.ArgumentParser) -> None:
     option("checkpoint", type=Path)
     option("data", type=Path)
     option("out", type=Path)
-    option("method", choices=["cluster", "filter", "hybrid"])
+    option("method")
     option("lut", type=Path)
     option("cluster_size", type=int)
     option("filters_per_step", type=int)
-    option("importance", choices=["l1", "l2", "taylor"])
-    option("sensitivity", choices=["loss", "outputs"])
-    option("stepless", choices=["period", "rows"])
+    option("importance")
+    option("sensitivity")
+    option("stepless")
     option("taylor_batches", type=int)
     option("target_speedup", type=float)
     option("target_latency_ms", type=float)

@@ -151,7 +151,7 @@ def plot_tradeoff(rows: Sequence[Scored], path: Path) -> Path:
                         textcoords="offset points")
         for p in parents:
             for method, on_front in fronts(mine, p.ref).items():
-                color, marker = STYLES.get(method, STYLES.get(method.split("-")[0], ("tab:gray", "o")))
+                color, marker = STYLES.get(method, STYLES.get(family(method), ("tab:gray", "o")))
                 rest = [r for r in mine if r.parent == p.ref and r.method == method and r not in on_front]
                 label = method if len(parents) == 1 else f"{method} (of {p.ref.split('@')[1]})"
                 ax.plot([r.implied_ms for r in on_front], [r.map50 for r in on_front], marker=marker, color=color,

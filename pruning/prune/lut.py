@@ -15,11 +15,11 @@ import statistics
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
 from models.layer_spec import ModelSpec
 from models.lut import LayerLut, Lut, load_lut
 from pruning.prune.groups import PruneGroup
+from pruning.prune.records import Stepless
 
 
 class LutMismatch(ValueError):
@@ -34,14 +34,14 @@ class LayerLatency:
     min_width: int = 8
     spec: ModelSpec | None = None
     """The model's layer spec: with it, `estimate` counts a pruned consumer's overlap once."""
-    stepless: Literal["period", "rows"] = "period"
+    stepless: Stepless = "period"
     """Where a layer's row shows no step below its width: `period`, the next multiple of the table's step
     period (a step may be there, unseen in the noise); `rows`, the next multiple of the row's profiling
     stride (the row is smooth, so every filter buys time: cut in the steps it was measured in)."""
 
     @classmethod
     def load(cls, path: Path, spec: ModelSpec, min_width: int = 8,
-             stepless: Literal["period", "rows"] = "period") -> LayerLatency:
+             stepless: Stepless = "period") -> LayerLatency:
         table = cls(load_lut(path), min_width, spec, stepless)
         table.check(spec)
         return table

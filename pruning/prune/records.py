@@ -9,6 +9,9 @@ from pydantic import Field
 
 from models.base import StrictModel
 
+Stepless = Literal["period", "rows"]
+"""Where a LUT row shows no step: the period grid, or the row's profiling stride (`LayerLatency.next_step`)."""
+
 
 class _Strict(StrictModel):
     """Run records are strict (`models.base`)."""
@@ -49,7 +52,7 @@ class PruneSettings(_Strict):
                                                     "the rise in detection loss; outputs: how far the "
                                                     "outputs move from the current model's (the "
                                                     "distillation distance, never negative).")
-    stepless: Literal["period", "rows"] = Field(default="period", description="Cluster and hybrid, with --lut: "
+    stepless: Stepless = Field(default="period", description="Cluster and hybrid, with --lut: "
                                                 "where a layer's LUT row shows no step below its width, period: "
                                                 "cut to the next multiple of the LUT's step period (a step may "
                                                 "hide in the noise); rows: to the next multiple of the row's "
