@@ -3,11 +3,24 @@ the report command's new options and the quantize command parse."""
 
 from __future__ import annotations
 
+from math import comb
 from pathlib import Path
 
 import pytest
 
-from pruning.prune.fronts import at_accuracy, best_within, family, front, fronts, plot_tradeoff, section, uncovered
+from pruning.prune.fronts import (
+    _median_rank,
+    at_accuracy,
+    best_within,
+    family,
+    front,
+    fronts,
+    plot_tradeoff,
+    ratio_band,
+    section,
+    slower,
+    uncovered,
+)
 from pruning.prune.report import Row
 
 
@@ -77,6 +90,42 @@ def test_hybrid_verdicts_pool_every_setting_of_a_selection() -> None:
     # cp2-a (cluster, another setting) joins the cluster front; hl-a answers it, where hp-b alone would not
     assert "- hybrid front covers the cluster front: yes" in text
     assert "equal mAP: m@hl-a vs m@cp2-a: latency ratio 0.94 (missed <= 0.9)" in text
+
+
+@pytest.mark.parametrize(("n", "k"), [(4, 0), (5, 1), (6, 1), (10, 2), (18, 6), (50, 19)])
+def test_median_interval_ranks_cover_at_least_the_confidence(n: int, k: int) -> None:
+    assert _median_rank(n, 0.9) == k
+    if k:  # [x_(k), x_(n-k+1)] misses the median only if k or more samples fall on one side of it
+        outside = 2 * sum(comb(n, i) for i in range(k)) / 2 ** n
+        assert outside <= 0.1 < outside + 2 * comb(n, k) / 2 ** n
+
+
+def paired(mine: str, other: str, ratios: list[float]) -> list[dict[str, float]]:
+    """Bench runs in which `other` read 2 ms and `mine` `ratio` times that, plus one run without `mine`."""
+    return [*({other: 2.0, mine: 2.0 * r} for r in ratios), {other: 2.0}]
+
+
+def test_ratio_band_pairs_only_runs_that_bench_both() -> None:
+    band = ratio_band(paired("m@a", "m@b", [1.3, 0.9, 1.1, 1.0, 1.2, 0.8]), "m@a", "m@b")
+    assert band is not None and band.runs == 6
+    assert (band.median, band.low, band.high) == pytest.approx((1.05, 0.8, 1.3))
+    assert "per run 1.05, 90 % interval 0.80-1.30 over 6 runs" == band.describe()
+    assert ratio_band(paired("m@a", "m@b", [1.1] * 4), "m@a", "m@b") is None  # too few runs for any interval
+
+
+@pytest.mark.parametrize(("ratios", "is_slower"), [
+    ([0.85, 1.3, 1.0, 1.2, 0.95, 1.15, 1.1, 0.9], False),  # 5 % slower by the median, inside the noise
+    ([1.04, 1.05, 1.06, 1.05, 1.04, 1.06, 1.05, 1.05], True),  # 5 % slower in every run: beyond it
+    ([], True),  # never benched together: the implied latencies, 5 % apart > LATENCY_NOISE
+])
+def test_slower_is_judged_within_the_runs_noise(ratios: list[float], is_slower: bool) -> None:
+    mine, other = row("hp-x", "hybrid", 4.2, 88.0), row("cp-x", "cluster", 4.0, 88.0)
+    runs = paired(mine.ref, other.ref, ratios)
+    assert slower(mine, other, runs) is is_slower
+    assert (uncovered([mine], [other], runs) == [other]) is is_slower
+    text = "\n".join(section([row("1", "unpruned", 10.0, 90.0), mine, other], runs=runs))
+    assert f"- hybrid front covers the cluster front within noise: {'no, not m@cp-x' if is_slower else 'yes'}" in text
+    assert ("over 8 runs" in text) is bool(ratios)
 
 
 def test_plot_marks_fronts(tmp_path: Path) -> None:

@@ -5,18 +5,27 @@ Latency here is a variant's latency on its parent's scale (`Row.implied_ms`: the
 the bench runs / the variant's within-run speedup), robust to a machine that drifts between runs. A
 point is on its method's front when no variant of that method is at least as fast and more accurate.
 Fronts are drawn per parent: variants pruned from different parents are not one trade-off.
+
+Where the bench runs are given, "as fast" is judged within the machine's measured noise: two variants
+benched in the same runs give one latency ratio per run, and a variant is slower than another only when
+a distribution-free confidence interval of the median of those ratios lies wholly above 1 (`ratio_band`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from math import comb
 from pathlib import Path
 from typing import Protocol
 
 MAP_NOISE = 0.5
 """mAP points within which two variants count as equally accurate."""
 LATENCY_NOISE = 0.02
-"""Relative latency within which two variants count as equally fast."""
+"""Relative latency within which two variants count as equally fast, where no bench runs pair them."""
+CONFIDENCE = 0.9
+"""Coverage of `ratio_band`'s interval."""
 HYBRID_SPEEDUP, HYBRID_DROP, HYBRID_RATIO = 2.5, 1.0, 0.9
 
 
@@ -30,6 +39,54 @@ class Scored(Protocol):
 
     @property
     def implied_ms(self) -> float: ...
+
+
+Runs = Sequence[Mapping[str, float]]
+"""Bench runs: per run, each variant's p50 (ms) by `name@version`."""
+
+
+@dataclass(frozen=True)
+class Band:
+    """The median of the per-run latency ratios of two variants benched in the same runs, and an interval
+    that holds the true median with at least `CONFIDENCE`."""
+
+    median: float
+    low: float
+    high: float
+    runs: int
+
+    def describe(self) -> str:
+        return (f"per run {self.median:.2f}, {100 * CONFIDENCE:.0f} % interval {self.low:.2f}-{self.high:.2f} "
+                f"over {self.runs} runs")
+
+
+def _median_rank(n: int, confidence: float) -> int:
+    """The largest k with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2, so that the k-th smallest and
+    k-th largest of n samples bracket their median with at least `confidence`; 0 when n is too small."""
+    tail, k = 0.0, 0
+    while k < n and tail + comb(n, k) / 2 ** n <= (1 - confidence) / 2:
+        tail += comb(n, k) / 2 ** n
+        k += 1
+    return k
+
+
+def ratio_band(runs: Runs, mine: str, other: str, confidence: float = CONFIDENCE) -> Band | None:
+    """`mine`'s p50 over `other`'s in every run that benched both: their median and its order-statistic
+    interval (no assumption on the noise's shape); None when too few runs pair them for any interval."""
+    ratios = sorted(run[mine] / run[other] for run in runs if mine in run and other in run)
+    k = _median_rank(len(ratios), confidence)
+    if k == 0:
+        return None
+    return Band(statistics.median(ratios), ratios[k - 1], ratios[-k], len(ratios))
+
+
+def slower(mine: Scored, other: Scored, runs: Runs = ()) -> bool:
+    """Whether `mine` is slower than `other` beyond noise: the runs' interval wholly above 1 where the runs
+    pair them, else an implied latency more than `LATENCY_NOISE` above."""
+    band = ratio_band(runs, mine.ref, other.ref)
+    if band is not None:
+        return band.low > 1
+    return mine.implied_ms > other.implied_ms * (1 + LATENCY_NOISE)
 
 
 def front(points: Iterable[Scored]) -> list[Scored]:
@@ -61,10 +118,11 @@ def best_within(rows: Iterable[Scored], budget_ms: float) -> Scored | None:
     return max(fitting, key=lambda r: (r.map50, -r.implied_ms), default=None)
 
 
-def uncovered(mine: Sequence[Scored], other: Sequence[Scored]) -> list[Scored]:
-    """Points of `other` that no point of `mine` matches: at least as fast and as accurate (within noise)."""
+def uncovered(mine: Sequence[Scored], other: Sequence[Scored], runs: Runs = ()) -> list[Scored]:
+    """Points of `other` that no point of `mine` matches: at least as fast (`slower`, judged on `runs`
+    where they pair the two) and as accurate (within `MAP_NOISE`)."""
     answers = [(o, at_accuracy(mine, o)) for o in other]
-    return [o for o, m in answers if m is None or m.implied_ms > o.implied_ms * (1 + LATENCY_NOISE)]
+    return [o for o, m in answers if m is None or slower(m, o, runs)]
 
 
 def at_accuracy(mine: Sequence[Scored], point: Scored) -> Scored | None:
@@ -75,8 +133,9 @@ def at_accuracy(mine: Sequence[Scored], point: Scored) -> Scored | None:
     return min(fitting, key=lambda m: (m.implied_ms, -m.map50), default=None)  # type: ignore[operator]
 
 
-def section(rows: Sequence[Scored], budgets: Sequence[float] = ()) -> list[str]:
-    """Markdown: fronts per architecture and method, hybrid against the others, the best within budgets."""
+def section(rows: Sequence[Scored], budgets: Sequence[float] = (), runs: Runs = ()) -> list[str]:
+    """Markdown: fronts per architecture and method, hybrid against the others (latency judged within the
+    noise of `runs`, the bench runs), the best within budgets."""
     lines = []
     for parent in sorted(r.ref for r in rows if r.method == "unpruned"):
         by_method = fronts(rows, parent)
@@ -87,7 +146,7 @@ def section(rows: Sequence[Scored], budgets: Sequence[float] = ()) -> list[str]:
         for method, points in by_method.items():
             lines.append(f"| {method} | " + ", ".join(f"{p.ref.split('@')[1]} {p.implied_ms:.2f} ms "
                                                       f"{p.map50:.2f}" for p in points) + " |")
-        lines += ["", *_hybrid_lines(rows, parent, fronts(rows, parent, by=family))]
+        lines += ["", *_hybrid_lines(rows, parent, fronts(rows, parent, by=family), runs)]
         mine = [r for r in rows if parent in (r.ref, r.parent)]
         for budget in budgets:
             best = best_within(mine, budget)
@@ -97,9 +156,11 @@ def section(rows: Sequence[Scored], budgets: Sequence[float] = ()) -> list[str]:
     return lines
 
 
-def _hybrid_lines(rows: Sequence[Scored], parent_ref: str, by_family: dict[str, list[Scored]]) -> list[str]:
+def _hybrid_lines(rows: Sequence[Scored], parent_ref: str, by_family: dict[str, list[Scored]], runs: Runs = ()
+                  ) -> list[str]:
     """The issue's hybrid verdicts: the hybrid's front over all its settings against each other selection's
-    front over all of theirs (a cluster run with another floor is still the cluster method)."""
+    front over all of theirs (a cluster run with another floor is still the cluster method); "covers"
+    within the noise of `runs`, each equal-mAP ratio with its band where the runs pair the two."""
     hybrid = by_family.get("hybrid")
     if hybrid is None:
         return []
@@ -107,17 +168,18 @@ def _hybrid_lines(rows: Sequence[Scored], parent_ref: str, by_family: dict[str, 
     for method, points in by_family.items():
         if method == "hybrid":
             continue
-        missed = uncovered(hybrid, points)
-        lines.append(f"- hybrid front covers the {method} front: " + (
+        missed = uncovered(hybrid, points, runs)
+        lines.append(f"- hybrid front covers the {method} front{' within noise' if runs else ''}: " + (
             "yes" if not missed else "no, not " + ", ".join(p.ref for p in missed)))
         for o in points:
             h = at_accuracy(hybrid, o)
             if h is None:
                 lines.append(f"  - equal mAP: no hybrid variant within {MAP_NOISE} point of {o.ref} ({o.map50:.2f})")
                 continue
-            ratio = h.implied_ms / o.implied_ms
+            ratio, band = h.implied_ms / o.implied_ms, ratio_band(runs, h.ref, o.ref)
             lines.append(f"  - equal mAP: {h.ref} vs {o.ref}: latency ratio {ratio:.2f} "
-                         f"({'met' if ratio <= HYBRID_RATIO else 'missed'} <= {HYBRID_RATIO})")
+                         f"({'met' if ratio <= HYBRID_RATIO else 'missed'} <= {HYBRID_RATIO})"
+                         + (f"; {band.describe()}" if band else ""))
     parent = next((r for r in rows if r.ref == parent_ref and r.map50 is not None), None)
     if parent is not None:
         ok = [h for h in hybrid if parent.map50 - h.map50 <= HYBRID_DROP]  # type: ignore[operator]

@@ -77,6 +77,11 @@ def median_speedup(runs: list[dict[str, float]], parent: str, ref: str) -> float
     return statistics.median(run[parent] / run[ref] for run in runs if ref in run and parent in run)
 
 
+def cpu_runs(reports: list[BenchReport]) -> list[dict[str, float]]:
+    """Per bench run, each model's CPU p50 (ms) by `name@version`."""
+    return [{r.model: r.latency.p50_ms for r in report.results if r.device == "CPU"} for report in reports]
+
+
 def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut] | None = None,
               specs: dict[str, ModelSpec] | None = None) -> list[Row]:
     """Rows of the benches' CPU results (medians over the runs, see the module's docstring).
@@ -85,7 +90,7 @@ def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut
     (with its spec, a pruned consumer's overlap counted once: `Lut.overlap_ms`); without, the loop's
     estimated speedup applied to the parent's p50."""
     specs = specs or {}
-    runs = [{r.model: r.latency.p50_ms for r in report.results if r.device == "CPU"} for report in reports]
+    runs = cpu_runs(reports)
     first = {}
     for report in reports:
         for result in report.results:
@@ -278,7 +283,7 @@ def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], o
              "that bench it. Speedup: the median over runs of the unpruned parent's p50 / the variant's p50 "
              "in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
              *table(rows), "", *scale_note(reports, tables, layer_specs), "", "## Targets", "", *verdicts(rows), "",
-             "## Pareto fronts (latency on the parent's scale)", "", *section(rows, budgets)]
+             "## Pareto fronts (latency on the parent's scale)", "", *section(rows, budgets, cpu_runs(reports))]
     if check_rounds:
         lines += ["## LUT estimate on its own scale (timed as the profiler times the LUT's rows)", "",
                   *lut_check(rows, store, tables, check_rounds, layer_specs), ""]
