@@ -150,6 +150,34 @@ def test_loop_times_the_pruned_model_against_its_parent(parent: Path, synth_voc:
     assert (out / "parent" / "model.xml").is_file()
 
 
+class ScriptedClockPruner(Pruner):
+    """Times with scripted (parent ms, model ms) readings, then (10, 8): a busy machine's clock, whose one
+    reading can run fast; everything else is the real loop."""
+
+    def __init__(self, settings: PruneSettings, readings: list[tuple[float, float]]) -> None:
+        super().__init__(settings, progress=False)
+        self.readings = list(readings)
+
+    def _time(self, model: SSD) -> tuple[float, float]:
+        return self.readings.pop(0) if self.readings else (10.0, 8.0)
+
+
+def test_a_reading_that_would_stop_the_run_or_snapshot_is_read_again(parent: Path, synth_voc: Path,  # noqa: F811
+                                                                      tmp_path: Path) -> None:
+    out = tmp_path / "noisy"
+    readings = [(10.0, 10.0),  # the parent at the start
+                (10.0, 4.0), (10.0, 8.0), (10.0, 9.0),  # step 1: a 2.5x spike, read again: median 1.25x
+                (10.0, 6.0), (10.0, 6.2), (10.0, 6.4),  # step 2: 1.61x, past the 1.5x snapshot on the median
+                (10.0, 4.5), (10.0, 4.8), (10.0, 5.2)]  # step 3: 2.08x: the target, confirmed
+    ScriptedClockPruner(settings(parent, synth_voc, out, target_speedup=2.0, measure_runs=3, finetune_every=1,
+                                 snapshots=[1.5], max_steps=5), readings).run()
+    steps = [r for r in records(out) if r.changes]
+    assert [r.measured_speedup for r in steps] == [1.25, pytest.approx(1.6129), pytest.approx(2.0833)]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stop_reason"].startswith("target reached") and len(steps) == 3
+    assert (out / "snap-1.5x.pt").is_file()
+
+
 def spec_lut(path: Path) -> Path:
     """A linear hand LUT (steps every 8 filters) for every prunable root of the tiny SSD-MobileNet."""
     from models.lut import save_lut

@@ -47,6 +47,9 @@ from pruning.structure import build_graph, to_spec
 log = logging.getLogger(__name__)
 FINAL_KEY = 1_000_000
 """Fine-tune seed key of the final fine-tune (steps use their step number)."""
+CONFIRM_READINGS = 3
+"""Readings a measured speedup that would stop the run or take a snapshot is judged on (their median): on a
+busy machine one reading can run 25 % fast, and a run stopped on it lands short of its target."""
 RESUMABLE_CHANGES = ("max_steps", "max_rollbacks")
 """Settings a resumed run may be given anew (they bound the run, they do not change its steps)."""
 
@@ -138,8 +141,7 @@ class Pruner:
             from pruning.export import save_ir
 
             save_ir(model, self.out / "parent" / "model.xml")
-            base_ms = speedup_vs(self.out / "parent" / "model.xml", model, self.s.measure_runs,
-                                 self.measure_threads)[0]
+            base_ms = self._time(model)[0]
         else:
             base_ms = sum(self.table.ms(n, g.width) for n, g in groups_of(model, self.arch).items()) \
                 if self.table else 1.0
@@ -212,11 +214,31 @@ class Pruner:
             model, record.loss = self._resumable_finetune(model, steps, key, self.out / f"{name}.progress.pt")
         record.map50 = 100 * validate(model, self.val_set, self.labels).map50
         if self.s.measure_runs:
-            parent_ms, model_ms = speedup_vs(self.out / "parent" / "model.xml", model, self.s.measure_runs,
-                                             self.measure_threads)
+            parent_ms, model_ms = self._time(model)
             record.measured_speedup = round(parent_ms / model_ms, 4)
             record.measured_ms = round(model_ms, 3)
         return model
+
+    def _time(self, model: SSD) -> tuple[float, float]:
+        """(parent ms, model ms), timed interleaved now."""
+        return speedup_vs(self.out / "parent" / "model.xml", model, self.s.measure_runs, self.measure_threads)
+
+    def _crosses(self, state: RunState, speedup: float) -> bool:
+        """Whether a measured `speedup` would stop the run or take a snapshot."""
+        target = self.target_ms(state)
+        pending = set(self.s.snapshots) - set(state.snapshots_taken)
+        return any(speedup >= s for s in pending) or (target is not None and state.base_ms / speedup <= target)
+
+    def _confirm(self, model: SSD, record: StepRecord) -> None:
+        """Read a threshold-crossing speedup again: the record keeps the median of `CONFIRM_READINGS`."""
+        readings = [(record.measured_speedup or 0.0, record.measured_ms or 0.0)]
+        for _ in range(CONFIRM_READINGS - 1):
+            parent_ms, model_ms = self._time(model)
+            readings.append((parent_ms / model_ms, model_ms))
+        speedup, model_ms = sorted(readings)[len(readings) // 2]
+        log.info("step %d: %.2fx would cross a snapshot or the target; read again: %s, median %.2fx",
+                 record.step, readings[0][0], ", ".join(f"{r[0]:.2f}x" for r in readings[1:]), speedup)
+        record.measured_speedup, record.measured_ms = round(speedup, 4), round(model_ms, 3)
 
     def _save_progress(self, path: Path, model: SSD, progress: FinetuneProgress) -> None:
         checkpoint.save(path, model, self.config, progress=asdict(progress))
@@ -251,6 +273,8 @@ class Pruner:
             record.loss_rise = round(sum(self.probe.cache[c.group, c.width_before] for c in candidates), 5)
         if state.step % self.s.finetune_every == 0:
             self._evaluate(model, record, state.step, self.s.finetune_steps)
+            if record.measured_speedup and self._crosses(state, record.measured_speedup):
+                self._confirm(model, record)
             if self.probe is not None:
                 self.probe.forget()
             state.measured_speedup = record.measured_speedup or state.measured_speedup
