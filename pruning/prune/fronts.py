@@ -48,15 +48,16 @@ Runs = Sequence[Mapping[str, float]]
 @dataclass(frozen=True)
 class Band:
     """The median of the per-run latency ratios of two variants benched in the same runs, and an interval
-    that holds the true median with at least `CONFIDENCE`."""
+    that holds the true median with at least `confidence`."""
 
     median: float
     low: float
     high: float
     runs: int
+    confidence: float = CONFIDENCE
 
     def describe(self) -> str:
-        return (f"per run {self.median:.2f}, {100 * CONFIDENCE:.0f} % interval {self.low:.2f}-{self.high:.2f} "
+        return (f"per run {self.median:.2f}, {100 * self.confidence:.0f} % interval {self.low:.2f}-{self.high:.2f} "
                 f"over {self.runs} runs")
 
 
@@ -77,7 +78,7 @@ def ratio_band(runs: Runs, mine: str, other: str, confidence: float = CONFIDENCE
     k = _median_rank(len(ratios), confidence)
     if k == 0:
         return None
-    return Band(statistics.median(ratios), ratios[k - 1], ratios[-k], len(ratios))
+    return Band(statistics.median(ratios), ratios[k - 1], ratios[-k], len(ratios), confidence)
 
 
 def slower(mine: Scored, other: Scored, runs: Runs = ()) -> bool:
