@@ -41,6 +41,9 @@ def test_verdicts_judge_the_three_targets() -> None:
     text = "\n".join(verdicts(rows()))
     assert "m@cp-2x, 2.00x (met the 1.8x target)" in text and "parent m@1" in text
     assert "m@cp-2x vs m@fp-2x: latency ratio 0.62 (met <= 0.9)" in text
+    runs = [{"m@cp-2x": 5.0 * r, "m@fp-2x": 8.0} for r in (1.0, 1.1, 0.9, 1.05, 0.95)]
+    assert "latency ratio 0.62 (met <= 0.9); per run 0.62, 90 % interval 0.56-0.69 over 5 runs" in "\n".join(
+        verdicts(rows(), runs))
     assert "LUT estimate m@cp-2x: 5.56 ms vs 5.00 ms measured (+11 %, outside 10 %)" in text
 
 

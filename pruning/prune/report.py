@@ -19,7 +19,7 @@ from models.bench import BenchReport
 from models.layer_spec import ModelSpec
 from models.lut import Lut, load_lut
 from models.store import ModelStore
-from pruning.prune.fronts import plot_tradeoff, section
+from pruning.prune.fronts import Runs, plot_tradeoff, ratio_band, section
 
 TARGET_SPEEDUP, TARGET_DROP, EQUAL_MAP, TARGET_RATIO, LUT_TOLERANCE = 1.8, 1.0, 0.5, 0.9, 0.10
 """The targets the report judges; the LUT's tolerance is issue 14's (every estimate within 10 %)."""
@@ -132,8 +132,9 @@ def table(rows: list[Row]) -> list[str]:
     return lines
 
 
-def verdicts(rows: list[Row]) -> list[str]:
-    """The issue's three targets, judged on these rows, per parent (variants of one unpruned model)."""
+def verdicts(rows: list[Row], runs: Runs = ()) -> list[str]:
+    """The issue's three targets, judged on these rows, per parent (variants of one unpruned model); each
+    equal-mAP ratio with its per-run band where the bench `runs` pair the two (`fronts.ratio_band`)."""
     lines = []
     for parent in (r for r in rows if r.method == "unpruned" and r.map50 is not None):
         mine = [r for r in rows if r.parent == parent.ref]
@@ -150,9 +151,10 @@ def verdicts(rows: list[Row]) -> list[str]:
             peers = [f for f in mine if f.method == "filter" and f.map50 is not None
                      and abs(f.map50 - c.map50) <= EQUAL_MAP]  # type: ignore[operator]
             for f in peers:
-                ratio = c.p50 / f.p50
+                ratio, band = c.p50 / f.p50, ratio_band(runs, c.ref, f.ref)
                 lines.append(f"  - equal mAP: {c.ref} vs {f.ref}: latency ratio {ratio:.2f} "
-                             f"({'met' if ratio <= TARGET_RATIO else 'missed'} <= {TARGET_RATIO})")
+                             f"({'met' if ratio <= TARGET_RATIO else 'missed'} <= {TARGET_RATIO})"
+                             + (f"; {band.describe()}" if band else ""))
         for r in mine:
             if r.lut_ms:
                 err = r.lut_ms / r.implied_ms - 1
@@ -272,7 +274,7 @@ def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], o
     store = ModelStore(store_root)
     tables = {name: load_lut(path) for name, path in luts.items()}
     layer_specs = {name: ModelSpec.model_validate_json(path.read_text()) for name, path in (specs or {}).items()}
-    rows = load_rows(reports, store, tables, layer_specs)
+    rows, runs = load_rows(reports, store, tables, layer_specs), cpu_runs(reports)
     if not rows:
         raise ValueError(f"{', '.join(map(str, benches))}: no CPU results")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -284,8 +286,9 @@ def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], o
              f"{first.latency.iterations} batch-1 inferences per variant and run, the median over the runs "
              "that bench it. Speedup: the median over runs of the unpruned parent's p50 / the variant's p50 "
              "in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
-             *table(rows), "", *scale_note(reports, tables, layer_specs), "", "## Targets", "", *verdicts(rows), "",
-             "## Pareto fronts (latency on the parent's scale)", "", *section(rows, budgets, cpu_runs(reports))]
+             *table(rows), "", *scale_note(reports, tables, layer_specs), "", "## Targets", "",
+             *verdicts(rows, runs), "",
+             "## Pareto fronts (latency on the parent's scale)", "", *section(rows, budgets, runs)]
     if check_rounds:
         lines += ["## LUT estimate on its own scale (timed as the profiler times the LUT's rows)", "",
                   *lut_check(rows, store, tables, check_rounds, layer_specs), ""]
