@@ -95,18 +95,20 @@ def variant_lines(lut: Lut, spec: ModelSpec, times: dict[str, dict[str, float]],
     parent_convs = sum(by_layer["parent"].values())
     lines = []
     for version, widths in variants.items():
-        rows = lut.row_savings_ms(original, widths, spec)
-        lut_fraction = sum(saving / (lut.layers[name].reference_ms or 1.0) for name, saving in rows.items())
+        lut_fraction = lut.saved_fraction(original, widths, spec)
+        if lut_fraction is None:
+            raise SystemExit(f"{version}: the LUT's rows have no reference model timed beside them (profile with "
+                             "--reference): no fraction of the parent to compare")
         convs = sum(by_layer[version].values())
         lines.append(f"{version}: LUT saves {lut_fraction:.3f} of the parent; in the network its convolutions "
                      f"save {1 - convs / parent_convs:.3f} of the parent's convolutions ({parent_convs:.2f} -> "
                      f"{convs:.2f} ms); wall {wall['parent']:.2f} -> {wall[version]:.2f} ms "
                      f"(saves {1 - wall[version] / wall['parent']:.3f})")
         misses = []
-        for name, saving in rows.items():
+        for name, saving in lut.row_savings_ms(original, widths, spec).items():
             layers = row_layers(spec, name)
             within = sum(by_layer["parent"].get(x, 0.0) - by_layer[version].get(x, 0.0) for x in layers)
-            misses.append((within / parent_convs - saving / (lut.layers[name].reference_ms or 1.0), name))
+            misses.append((within / parent_convs - saving / lut.layers[name].reference_ms, name))  # type: ignore[operator]
         for miss, name in sorted(misses, reverse=True)[:6]:
             lines.append(f"  {name} {original[name]} -> {widths[name]}: in the network {miss:+.3f} of the parent "
                          "beyond the LUT's saving")
