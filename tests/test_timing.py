@@ -56,9 +56,40 @@ def test_interleaved_times_every_model(core: ov.Core, tmp_path: Path) -> None:
     xmls = [tiny_ir(tmp_path / "a.xml", 4), tiny_ir(tmp_path / "b.xml", 32)]
     requests = [prepared_request(core.compile_model(core.read_model(x), "CPU")) for x in xmls]
     assert [len(s) for s in time_interleaved(requests, runs=4, warmup=1)] == [4, 4]
+    assert [len(s) for s in time_interleaved(requests, runs=7, warmup=0, burst=3, burst_warmup=1)] == [7, 7]
     medians = interleaved_ms(xmls, runs=5, threads=1)
     assert len(medians) == 2 and all(ms > 0 for ms in medians)
     assert ir_latency_ms(xmls[0], runs=5, warmup=1, threads=1) > 0
+
+
+class RecordingRequest:
+    """A real infer request that notes its name in `log` at every inference."""
+
+    def __init__(self, request: ov.InferRequest, name: str, log: list[str]) -> None:
+        self.request, self.name, self.log = request, name, log
+
+    def infer(self) -> None:
+        self.log.append(self.name)
+        self.request.infer()
+
+
+@pytest.mark.parametrize(("runs", "burst", "burst_warmup", "turns"),
+                         [(6, 3, 1, ["aaaa", "bbbb", "aaaa", "bbbb"]), (4, 3, 0, ["aaa", "bbb", "a", "b"]),
+                          (2, 1, 0, ["a", "b", "a", "b"])])
+def test_models_take_turns_opened_by_untimed_inferences(core: ov.Core, tmp_path: Path, runs: int, burst: int,
+                                                         burst_warmup: int, turns: list[str]) -> None:
+    log: list[str] = []
+    requests = [RecordingRequest(prepared_request(core.compile_model(core.read_model(tiny_ir(tmp_path / f"{n}.xml", 4)),
+                                                                     "CPU")), n, log) for n in "ab"]
+    samples = time_interleaved(requests, runs, warmup=2, burst=burst, burst_warmup=burst_warmup)  # type: ignore[arg-type]
+    assert [len(s) for s in samples] == [runs, runs]
+    assert "".join(log) == "aabb" + "".join(turns)
+
+
+def test_a_turn_needs_a_timed_inference() -> None:
+    with pytest.raises(ValueError, match="burst >= 1"):
+        time_interleaved([], runs=3, burst=0)
+    assert time_interleaved([], runs=3) == []
 
 
 @pytest.mark.parametrize(("threads", "expected"), [("2", 2), (None, None)])

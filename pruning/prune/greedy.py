@@ -220,7 +220,7 @@ class Pruner:
         return model
 
     def _time(self, model: SSD) -> tuple[float, float]:
-        """(parent ms, model ms), timed interleaved now."""
+        """(parent ms, model ms), timed in turns now (`speedup_vs`)."""
         return speedup_vs(self.out / "parent" / "model.xml", model, self.s.measure_runs, self.measure_threads)
 
     def _crosses(self, state: RunState, speedup: float) -> bool:

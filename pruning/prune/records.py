@@ -83,7 +83,8 @@ class PruneSettings(_Strict):
                                "to the last good step, keep every layer the lost steps changed at its width "
                                "from then on, and go on pruning, at most this many times (may change on "
                                "resume); 0: stop there.")
-    measure_runs: int = Field(default=30, ge=0, description="IR latency runs at each evaluation; 0: never.")
+    measure_runs: int = Field(default=60, ge=0, description="Timed inferences of the model and of its parent at "
+                              "each evaluation, the two taking turns (`agent.timing.time_interleaved`); 0: never.")
     seed: int = Field(default=0, description="Seed of fine-tuning order and augmentation.")
     threads: int = Field(default=1, gt=0, description="torch threads; also the IR timing's without a LUT (with "
                          "one, IRs are timed with the LUT's thread count).")

@@ -1,7 +1,8 @@
-"""IR latency for the loop: the pruned model timed interleaved with its parent (`agent.timing`).
+"""IR latency for the loop: the pruned model timed in turns with its parent (`agent.timing`).
 
-Timing the parent and the candidate alternately exposes both to the same load, so their *ratio* (the
-speedup) stays meaningful on a shared machine even when the milliseconds drift. The thread count is
+Timing the parent and the candidate in turns exposes both to the same load, so their *ratio* (the
+speedup) stays meaningful on a shared machine even when the milliseconds drift; within its turn each
+runs back to back, as the bench and a deployment run it. The thread count is
 the caller's: the LUT's when the loop has one (the policy is `agent.timing`'s).
 """
 
@@ -15,7 +16,7 @@ from pruning.ssd.ssd import SSD
 
 
 def speedup_vs(parent_xml: Path, model: SSD, runs: int, threads: int | None = None) -> tuple[float, float]:
-    """(parent ms, model ms), timed interleaved now; the model is exported to a temporary FP16 IR."""
+    """(parent ms, model ms), timed in turns now; the model is exported to a temporary FP16 IR."""
     from pruning.export import save_ir
 
     with tempfile.TemporaryDirectory() as tmp:
