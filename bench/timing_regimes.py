@@ -36,11 +36,12 @@ REGIMES = ("one at a time", "turns", "benchmark_app")
 def round_speedups(core: ov.Core, xmls: list[Path], runs: int, threads: int, iterations: int) -> dict[str, list[float]]:
     """parent ms / variant ms for every variant (xmls[1:]) in each regime, one round."""
     requests = [ir_request(core, xml, "CPU", threads) for xml in xmls]
+    app_options = ["-hint", "none", "-nstreams", "1", "-nthreads", str(threads), "-api", "sync",
+                   "-niter", str(iterations)]
     ms = {
         "one at a time": [median_ms(s) for s in time_interleaved(requests, runs, burst=1, burst_warmup=0)],
         "turns": [median_ms(s) for s in time_interleaved(requests, runs)],
-        "benchmark_app": [run_benchmark_app(xml, "CPU", ["-hint", "none", "-nstreams", "1", "-nthreads", str(threads),
-                                                         "-api", "sync", "-niter", str(iterations)], MEDIAN) for xml in xmls],
+        "benchmark_app": [run_benchmark_app(xml, "CPU", app_options, MEDIAN) for xml in xmls],
     }
     return {regime: [values[0] / v for v in values[1:]] for regime, values in ms.items()}
 
