@@ -94,6 +94,19 @@ def time_inferences(request: ov.InferRequest, runs: int, warmup: int = 10) -> li
     return [infer_seconds(request) for _ in range(runs)]
 
 
+def time_paced(request: ov.InferRequest, runs: int, period_s: float) -> list[float]:
+    """Seconds of `runs` inferences, each started one `period_s` after the previous one started.
+
+    A camera's pace: a one-camera agent infers once per frame and idles in between, and an idle
+    runtime's worker threads go to sleep, so each inference pays to wake them (docs/measuring.md)."""
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        samples.append(infer_seconds(request))
+        time.sleep(max(0.0, period_s - (time.perf_counter() - started)))
+    return samples
+
+
 def time_interleaved(requests: list[ov.InferRequest], runs: int, warmup: int = 5, burst: int = BURST,
                      burst_warmup: int = BURST_WARMUP) -> list[list[float]]:
     """Seconds of `runs` inferences of each request, the requests taking turns: each turn is `burst_warmup`

@@ -14,23 +14,12 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import openvino as ov
 
-from agent.timing import infer_seconds, ir_request, median_ms, reported_int, time_inferences
+from agent.timing import ir_request, median_ms, reported_int, time_inferences, time_paced
 from models.store import ModelStore, parse_ref
-
-
-def paced_seconds(request: ov.InferRequest, runs: int, period_s: float) -> list[float]:
-    """Seconds of `runs` inferences, each started one `period_s` after the previous one started."""
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        samples.append(infer_seconds(request))
-        time.sleep(max(0.0, period_s - (time.perf_counter() - started)))
-    return samples
 
 
 def main() -> int:
@@ -54,7 +43,7 @@ def main() -> int:
         rounds: list[dict[str, list[float]]] = []
         for index in range(1, args.rounds + 1):
             ms = {"back to back": [median_ms(time_inferences(r, args.runs)) for r in requests],
-                  "paced": [median_ms(paced_seconds(r, args.runs, 1 / args.fps)) for r in requests]}
+                  "paced": [median_ms(time_paced(r, args.runs, 1 / args.fps)) for r in requests]}
             rounds.append(ms)
             print(f"{threads} threads, round {index}: " + "; ".join(
                 f"{regime} " + " ".join(f"{v:.2f}" for v in values) for regime, values in ms.items()),

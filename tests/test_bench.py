@@ -18,7 +18,7 @@ from models.bench import BenchReport, BenchResult, LatencyStats
 from models.store import ModelStore
 from tests.helpers import STORE, agent_config
 
-FAST = BenchSettings(iterations=20, warmup=2, throughput_s=0.5, pipeline_runs=3)
+FAST = BenchSettings(iterations=20, warmup=2, throughput_s=0.5, pipeline_runs=3, paced_runs=4, pace_fps=40)
 
 
 class FixedMeter(PowerMeter):
@@ -47,6 +47,7 @@ def test_fields_are_sane(result: BenchResult) -> None:
     assert 0 < lat.min_ms <= lat.p50_ms <= lat.p95_ms <= lat.p99_ms
     assert result.throughput.fps > 0 and result.throughput.requests >= 1 and result.throughput.frames > 0
     assert result.compile_s > 0 and result.first_inference_ms > 0 and result.pipeline_p50_ms > 0
+    assert result.paced_p50_ms is not None and result.paced_p50_ms > 0 and result.pace_fps == FAST.pace_fps
     assert result.cpu_percent > 0 and result.peak_rss_mb > 50
     assert result.precision and result.device_name and result.openvino == ov.get_version()
     assert result.threads is not None and result.threads >= 1
@@ -85,13 +86,15 @@ def test_cli_writes_outputs_and_publishes(tmp_path: Path, broker, subscribe) -> 
     config = agent_config(tmp_path, broker.port, "0")
     out = {name: tmp_path / name for name in ("bench.json", "bench.md", "bench.png")}
     code = main(["bench", "--store", str(STORE), "--models", "person-ssdlite@1", "--devices", "CPU",
-                 "--iterations", "10", "--warmup", "1", "--throughput-s", "0.3", "--config", str(config),
+                 "--iterations", "10", "--warmup", "1", "--throughput-s", "0.3", "--paced-runs", "0",
+                 "--config", str(config),
                  "--sysfs", str(tmp_path), "--json", str(out["bench.json"]), "--markdown", str(out["bench.md"]),
                  "--plot", str(out["bench.png"])])
     assert code == exit_codes.OK
     report = BenchReport.model_validate_json(out["bench.json"].read_text())
     (measured,) = report.results
     assert measured.energy_per_inference_j is None and "no RAPL zone" in measured.power_reason
+    assert measured.paced_p50_ms is None and measured.pace_fps is None  # --paced-runs 0
     assert "| person-ssdlite@1 | CPU |" in out["bench.md"].read_text()
     assert out["bench.png"].stat().st_size > 1000
     assert subscriber.wait_for(lambda s: s.payloads("/bench"), timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from agent.timing import (
     reported_int,
     time_inferences,
     time_interleaved,
+    time_paced,
 )
 from models.lut import Lut
 
@@ -60,6 +62,15 @@ def test_interleaved_times_every_model(core: ov.Core, tmp_path: Path) -> None:
     medians = interleaved_ms(xmls, runs=5, threads=1)
     assert len(medians) == 2 and all(ms > 0 for ms in medians)
     assert ir_latency_ms(xmls[0], runs=5, warmup=1, threads=1) > 0
+
+
+def test_paced_inferences_start_one_period_apart(core: ov.Core, tmp_path: Path) -> None:
+    request = prepared_request(core.compile_model(core.read_model(tiny_ir(tmp_path / "a.xml", 4)), "CPU"))
+    started = time.perf_counter()
+    samples = time_paced(request, runs=3, period_s=0.05)
+    assert len(samples) == 3 and all(s > 0 for s in samples)
+    assert time.perf_counter() - started >= 3 * 0.05  # every inference waits out its period, the last one too
+    assert time_paced(request, runs=0, period_s=0.05) == []
 
 
 class RecordingRequest:

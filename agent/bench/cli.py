@@ -16,7 +16,7 @@ from agent import exit_codes
 from agent.profile.cli import positive
 
 
-def _seconds(text: str) -> float:
+def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError as exc:
@@ -24,6 +24,11 @@ def _seconds(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value} must be above 0")
     return value
+
+
+def _runs(text: str) -> int:
+    """argparse type: 0 (none) or an integer >= 1."""
+    return 0 if text.strip() == "0" else positive(text)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--devices", nargs="+", metavar="DEVICE", help="OpenVINO devices (default: all available)")
     p.add_argument("--iterations", type=positive, default=300, help="latency runs per pair (default 300)")
     p.add_argument("--warmup", type=int, default=10, help="runs before timing latency (default 10)")
-    p.add_argument("--throughput-s", type=_seconds, default=10.0, help="seconds of async throughput (default 10)")
+    p.add_argument("--throughput-s", type=_positive_float, default=10.0,
+                   help="seconds of async throughput (default 10)")
+    p.add_argument("--paced-runs", type=_runs, default=30,
+                   help="inferences at a camera's pace, one per frame period (default 30; 0: none)")
+    p.add_argument("--pace-fps", type=_positive_float, default=10.0,
+                   help="the camera's frame rate for --paced-runs (default 10)")
     p.add_argument("--frame", type=Path, help="image or video (first frame) to feed; default a noise frame")
     p.add_argument("--accuracy", type=Path, metavar="DATASET", help="Pascal VOC directory: add mAP@0.5, count MAE")
     p.add_argument("--accuracy-limit", type=positive, help="evaluate only the first N images")

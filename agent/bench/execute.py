@@ -31,7 +31,8 @@ def _measure(args: argparse.Namespace, pairs: list[Pair], frame: np.ndarray, met
 
     core = ov.Core()
     settings = BenchSettings(iterations=args.iterations, warmup=args.warmup, throughput_s=args.throughput_s,
-                             score_threshold=args.score_threshold)
+                             score_threshold=args.score_threshold, paced_runs=args.paced_runs,
+                             pace_fps=args.pace_fps)
     results, started = [], time.perf_counter()
     for index, pair in enumerate(pairs, 1):
         _say(f"[{index}/{len(pairs)}] {pair.stored.manifest.ref} on {pair.device} ...")

@@ -13,14 +13,15 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 def markdown_table(results: list[BenchResult]) -> str:
     head = ("| model | device | precision | compile s | first ms | p50 ms | p95 ms | p99 ms | pipeline p50 ms "
-            "| fps (requests) | CPU % | peak RSS MB | J/inference | W | mAP@0.5 | count MAE |")
+            "| paced p50 ms | fps (requests) | CPU % | peak RSS MB | J/inference | W | mAP@0.5 | count MAE |")
     rows = [head, "|" + " --- |" * (head.count("|") - 1)]
     for r in results:
         acc = r.accuracy
         rows.append(
             f"| {r.model} | {r.device} | {r.precision or 'n/a'} | {r.compile_s:.2f} | {r.first_inference_ms:.1f} "
             f"| {r.latency.p50_ms:.2f} | {r.latency.p95_ms:.2f} | {r.latency.p99_ms:.2f} | {r.pipeline_p50_ms:.2f} "
-            f"| {r.throughput.fps:.1f} ({r.throughput.requests}) | {r.cpu_percent:.0f} | {r.peak_rss_mb:.0f} "
+            f"| {_fmt(r.paced_p50_ms)} | {r.throughput.fps:.1f} ({r.throughput.requests}) | {r.cpu_percent:.0f} "
+            f"| {r.peak_rss_mb:.0f} "
             f"| {_fmt(r.energy_per_inference_j, 4)} | {_fmt(r.avg_power_w, 1)} "
             f"| {_fmt(acc.map50 if acc else None, 3)} | {_fmt(acc.count_mae if acc else None, 2)} |"
         )

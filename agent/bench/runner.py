@@ -18,7 +18,7 @@ import openvino as ov
 from agent.bench.resources import ResourceMonitor
 from agent.detector import Detector
 from agent.power import PowerMeter
-from agent.timing import reported, reported_int, time_inferences
+from agent.timing import reported, reported_int, time_inferences, time_paced
 from models.bench import BenchResult, LatencyStats, ThroughputStats
 from models.store import StoredModel
 
@@ -30,6 +30,9 @@ class BenchSettings:
     throughput_s: float = 10.0
     pipeline_runs: int = 30
     score_threshold: float = 0.5
+    paced_runs: int = 30
+    """Inferences at a camera's pace (`agent.timing.time_paced`); 0: none."""
+    pace_fps: float = 10.0
 
 
 def percentiles(seconds: list[float]) -> LatencyStats:
@@ -84,6 +87,7 @@ def bench_pair(core: ov.Core, stored: StoredModel, device: str, frame: np.ndarra
         mark = meter.mark()
         samples = time_latency(request, tensor, settings)
         energy = meter.since(mark)
+        paced = time_paced(request, settings.paced_runs, 1 / settings.pace_fps)
         session = detector.session()
         pipeline = [session.run(frame, settings.score_threshold)[1] for _ in range(settings.pipeline_runs)]
         throughput = time_throughput(core, stored, device, tensor, settings.throughput_s)
@@ -96,6 +100,8 @@ def bench_pair(core: ov.Core, stored: StoredModel, device: str, frame: np.ndarra
         compile_s=round(detector.compile_s, 4), first_inference_ms=round(first_ms, 3),
         latency=percentiles(samples),
         pipeline_p50_ms=round(float(np.median([t.preprocess + t.infer + t.postprocess for t in pipeline])) * 1e3, 3),
+        paced_p50_ms=round(float(np.median(paced)) * 1e3, 4) if paced else None,
+        pace_fps=settings.pace_fps if paced else None,
         throughput=throughput, cpu_percent=monitor.use.cpu_percent, peak_rss_mb=monitor.use.peak_rss_mb,
         energy_per_inference_j=None if per_inference is None else round(per_inference, 6),
         avg_power_w=None if energy.watts is None else round(energy.watts, 3),
