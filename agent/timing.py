@@ -115,9 +115,10 @@ def time_interleaved(requests: list[ov.InferRequest], runs: int, warmup: int = 5
     On a machine shared with other jobs, absolute latency drifts by tens of percent within minutes;
     running the models in turn exposes all of them to the same load, so their ratios stay meaningful.
     Turns, not single inferences: a model run right after another starts with the other's data in the
-    caches, and one inference at a time read a deep variant's speedup a quarter below what the bench (and
-    a deployment: one model, back to back) measures (docs/performance.md, "Timing regimes"). Within its
-    turn a model runs as deployed. `burst=1, burst_warmup=0` is one inference at a time.
+    caches, and one inference at a time read a deep variant's speedup a quarter below what the bench and
+    benchmark_app measure (docs/pruning.md, "Timing in turns, and what the agent sees at a camera's
+    pace"). Within its turn a model runs back to back, as they time it. `burst=1, burst_warmup=0` is one
+    inference at a time.
     """
     if burst < 1 or burst_warmup < 0:
         raise ValueError(f"a turn needs burst >= 1 and burst_warmup >= 0 (got {burst}, {burst_warmup})")

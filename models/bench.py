@@ -67,8 +67,8 @@ class BenchResult(StrictModel):
     pipeline_p50_ms: float = Field(gt=0, description="Median of resize + infer + decode on a real frame.")
     paced_p50_ms: float | None = Field(
         default=None, gt=0, description="Median of the same inference started once per frame period of a "
-        "`pace_fps` camera, as a one-camera agent runs it: the runtime idles between frames and wakes for each "
-        "(on a 2-core VM about 2 ms on top of `latency`). None when not measured (--paced-runs 0).")
+        "`pace_fps` camera, as a one-camera agent runs it: the runtime idles between frames and wakes for each. "
+        "None when not measured (--paced-runs 0).")
     pace_fps: float | None = Field(default=None, gt=0, description="Frame rate of `paced_p50_ms`.")
     throughput: ThroughputStats
     cpu_percent: float = Field(ge=0, description="This process's CPU use during the measurement (100 = one core).")

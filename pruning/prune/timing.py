@@ -2,7 +2,7 @@
 
 Timing the parent and the candidate in turns exposes both to the same load, so their *ratio* (the
 speedup) stays meaningful on a shared machine even when the milliseconds drift; within its turn each
-runs back to back, as the bench and a deployment run it. The thread count is
+runs back to back, as the bench and benchmark_app time it. The thread count is
 the caller's: the LUT's when the loop has one (the policy is `agent.timing`'s).
 """
 
