@@ -11,6 +11,7 @@ from pruning.prune.report import (
     lut_check,
     median_latency,
     median_speedup,
+    paced_runs,
     plot_layers,
     plot_tradeoff,
     table,
@@ -53,10 +54,23 @@ def test_several_bench_runs_give_medians_and_within_run_speedups() -> None:
     assert median_speedup(runs, "m@1", "m@cp") == 2.0  # ratios 2.0, 2.5, 2.0; the run without m@cp ignored
 
 
+def test_paced_speedups_come_from_the_runs_that_timed_them() -> None:
+    def result(model: str, p50: float, paced: float | None) -> SimpleNamespace:
+        return SimpleNamespace(model=model, device="CPU", latency=SimpleNamespace(p50_ms=p50), paced_p50_ms=paced)
+
+    reports = [SimpleNamespace(results=[result("m@1", 10.0, 14.0), result("m@cp", 5.0, 10.0)]),
+               SimpleNamespace(results=[result("m@1", 12.0, None), result("m@cp", 6.0, None)])]
+    assert paced_runs(reports) == [{"m@1": 14.0, "m@cp": 10.0}, {}]  # type: ignore[arg-type]
+    assert median_speedup(paced_runs(reports), "m@1", "m@cp") == 1.4  # type: ignore[arg-type]
+
+
 def test_table_and_plots(tmp_path: Path) -> None:
     lines = table(rows())
     assert lines[2].startswith("| m@1 | unpruned") and len(lines) == 5
-    assert "| m@cp-2x | cluster | 2.0x | 5.00 | 2.00x | 79.50 |" in "\n".join(lines)
+    assert "| m@cp-2x | cluster | 2.0x | 5.00 | 2.00x | - | 79.50 |" in "\n".join(lines)
+    paced = rows()
+    paced[1].paced_speedup = 1.4
+    assert "| m@cp-2x | cluster | 2.0x | 5.00 | 2.00x | 1.40x | 79.50 |" in "\n".join(table(paced))
     assert plot_tradeoff(rows(), tmp_path / "r.png").stat().st_size > 1000
     lut = hand_lut([layer_lut("a", 8, 64, {16: 1.0, 32: 1.5, 64: 3.0}, [32])])
     assert "| a | 64 | 32 | 3.000 | 1.500 |" in "\n".join(layer_table(rows()[1], lut))

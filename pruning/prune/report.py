@@ -2,7 +2,8 @@
 
 Latency is the bench's p50 (batch 1, all variants in each run), the median over the runs given; a
 variant's speedup is the median over runs of its parent's p50 / its p50 in the same run (a shared
-machine drifts between runs, less within one). mAP@0.5 and count MAE are the bench's own
+machine drifts between runs, less within one). Where the bench also timed inferences at a camera's
+pace (`paced_p50_ms`), the paced speedup is the same median of those. mAP@0.5 and count MAE are the bench's own
 accuracy figures when it was given `--accuracy`, else the manifest's (the variant's release). The LUT's
 estimate of a variant is the parent's p50 less the fraction of it the LUT's savings make (`Lut.estimate_ms`;
 a LUT profiled without a reference model: minus the savings in its own ms); without a LUT, the pruning
@@ -42,6 +43,7 @@ class Row:
     speedup: float = 1.0
     lut_ms: float | None = None
     parent_p50: float | None = None
+    paced_speedup: float | None = None
 
     @property
     def implied_ms(self) -> float:
@@ -83,6 +85,12 @@ def cpu_runs(reports: list[BenchReport]) -> list[dict[str, float]]:
     return [{r.model: r.latency.p50_ms for r in report.results if r.device == "CPU"} for report in reports]
 
 
+def paced_runs(reports: list[BenchReport]) -> list[dict[str, float]]:
+    """Per bench run, each model's CPU p50 at a camera's pace (ms), where the run timed one."""
+    return [{r.model: r.paced_p50_ms for r in report.results if r.device == "CPU" and r.paced_p50_ms}
+            for report in reports]
+
+
 def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut] | None = None,
               specs: dict[str, ModelSpec] | None = None) -> list[Row]:
     """Rows of the benches' CPU results (medians over the runs, see the module's docstring).
@@ -91,7 +99,7 @@ def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut
     (with its spec, a pruned consumer's overlap counted once: `Lut.overlap_ms`); without, the loop's
     estimated speedup applied to the parent's p50."""
     specs = specs or {}
-    runs = cpu_runs(reports)
+    runs, paced = cpu_runs(reports), paced_runs(reports)
     first = {}
     for report in reports:
         for result in report.results:
@@ -107,6 +115,8 @@ def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut
         if parent is None or row.method == "unpruned":
             continue
         row.speedup = median_speedup(runs, parent.ref, row.ref)
+        if any(parent.ref in run and row.ref in run for run in paced):
+            row.paced_speedup = median_speedup(paced, parent.ref, row.ref)
         row.parent_p50 = parent.p50
         if row.name in luts and row.original:
             row.lut_ms = luts[row.name].estimate_ms(parent.p50, row.original, row.widths, specs.get(row.name))
@@ -120,12 +130,13 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def table(rows: list[Row]) -> list[str]:
-    lines = ["| variant | method | target | p50 ms | speedup | mAP@0.5 | count MAE | GFLOPs | params (M) | "
-             "LUT est. ms | LUT error |", "|" + " --- |" * 11]
+    lines = ["| variant | method | target | p50 ms | speedup | paced speedup | mAP@0.5 | count MAE | GFLOPs | "
+             "params (M) | LUT est. ms | LUT error |", "|" + " --- |" * 12]
     for r in sorted(rows, key=lambda r: (r.name, r.method != "unpruned", r.method, -r.p50)):
         error = f"{100 * (r.lut_ms / r.implied_ms - 1):+.0f} %" if r.lut_ms else "-"
         speedup = "-" if r.method == "unpruned" else f"{r.speedup:.2f}x"
-        lines.append(f"| {r.ref} | {r.method} | {r.target} | {r.p50:.2f} | {speedup} | "
+        paced = "-" if r.paced_speedup is None else f"{r.paced_speedup:.2f}x"
+        lines.append(f"| {r.ref} | {r.method} | {r.target} | {r.p50:.2f} | {speedup} | {paced} | "
                      f"{_fmt(r.map50, '.2f')} | {_fmt(r.count_mae, '.3f')} | "
                      f"{_fmt(r.flops and r.flops / 1e9, '.2f')} | {_fmt(r.params and r.params / 1e6, '.2f')} | "
                      f"{_fmt(r.lut_ms, '.2f')} | {error} |")
