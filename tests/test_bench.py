@@ -110,3 +110,13 @@ def test_cli_writes_outputs_and_publishes(tmp_path: Path, broker, subscribe) -> 
 def test_bad_input_exits_78(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--store", str(STORE), *argv]) == exit_codes.CONFIG
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "value", "message"),
+                         [("--paced-runs", "-1", "expected 0 (none) or a number of runs"),
+                          ("--pace-fps", "0", "must be above 0")])
+def test_bad_pacing_is_refused_before_anything_runs(option: str, value: str, message: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "--store", str(STORE), option, value])
+    assert exited.value.code == 2 and message in capsys.readouterr().err

@@ -28,7 +28,12 @@ def _positive_float(text: str) -> float:
 
 def _runs(text: str) -> int:
     """argparse type: 0 (none) or an integer >= 1."""
-    return 0 if text.strip() == "0" else positive(text)
+    if text.strip() == "0":
+        return 0
+    try:
+        return positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 0 (none) or a number of runs") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
