@@ -29,15 +29,20 @@ from models.store import ModelStore
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def clip_config(port: int, name: str, version: str, device: str, queue_dir: Path, realtime: bool,
+                device_id: str = "bench", interval_s: float = 5.0) -> AgentConfig:
+    """The agent on the sample clip, one camera `clip`, against a local broker on `port`."""
+    return AgentConfig(
+        device_id=device_id, mqtt=MqttConfig(host="127.0.0.1", port=port),
+        model=ModelConfig(store=ROOT / "models", name=name, version=version, devices=[device]),
+        telemetry=TelemetryConfig(interval_s=interval_s), queue=QueueConfig(path=queue_dir / "queue.sqlite"),
+        cameras=[CameraConfig(name="clip", source=str(ROOT / "data" / "vtest.avi"), realtime=realtime)],
+    )
+
+
 def agent_fps(port: int, args: argparse.Namespace) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as tmp:
-        config = AgentConfig(
-            device_id="bench", mqtt=MqttConfig(host="127.0.0.1", port=port),
-            model=ModelConfig(store=ROOT / "models", name=args.name, version=args.version, devices=[args.device]),
-            telemetry=TelemetryConfig(interval_s=5), queue=QueueConfig(path=Path(tmp) / "queue.sqlite"),
-            cameras=[CameraConfig(name="clip", source=str(ROOT / "data" / "vtest.avi"), realtime=False)],
-        )
-        agent = Agent(config)
+        agent = Agent(clip_config(port, args.name, args.version, args.device, Path(tmp), realtime=False))
         agent.run()
     assert agent.summary is not None
     return agent.summary.steady_fps["clip"] or 0.0, agent.summary.frames_processed["clip"]

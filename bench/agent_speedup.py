@@ -26,14 +26,14 @@ import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from agent_overhead import clip_config
 
-from agent.config import AgentConfig, CameraConfig, ModelConfig, MqttConfig, QueueConfig, TelemetryConfig
+from agent.config import MqttConfig
 from agent.daemon import Agent
 from agent.local_broker import LocalBroker
 from agent.topics import TelemetryMessage, Topics
 from models.store import parse_ref
 
-ROOT = Path(__file__).resolve().parents[1]
 DEVICE_ID = "speedup"
 
 
@@ -66,15 +66,8 @@ class TelemetryReader:
 
 
 def run_agent(port: int, ref: str, seconds: float, realtime: bool, interval_s: float) -> None:
-    name, version = parse_ref(ref)
     with tempfile.TemporaryDirectory() as tmp:
-        config = AgentConfig(
-            device_id=DEVICE_ID, mqtt=MqttConfig(host="127.0.0.1", port=port),
-            model=ModelConfig(store=ROOT / "models", name=name, version=version, devices=["CPU"]),
-            telemetry=TelemetryConfig(interval_s=interval_s), queue=QueueConfig(path=Path(tmp) / "queue.sqlite"),
-            cameras=[CameraConfig(name="clip", source=str(ROOT / "data" / "vtest.avi"), realtime=realtime)],
-        )
-        agent = Agent(config)
+        agent = Agent(clip_config(port, *parse_ref(ref), "CPU", Path(tmp), realtime, DEVICE_ID, interval_s))
         timer = threading.Timer(seconds, agent.stop.set)
         timer.start()
         try:
