@@ -62,6 +62,43 @@ class LayerLut(StrictModel):
         return pts[-1].ms
 
 
+MAX_SAVED_FRACTION = 0.95
+"""A calibrated estimate never says a variant saves more of its parent than this."""
+
+
+class CalibrationPoint(StrictModel):
+    keep: float = Field(gt=0, lt=1, description="Fraction of every prunable layer's filters the variant kept.")
+    lut_fraction: float = Field(
+        ge=0, lt=1, description="What the rows say the variant saves (`Lut.saved_fraction`, overlaps once).")
+    measured_fraction: float = Field(
+        lt=1, description="What it saved: median over rounds of 1 - variant / parent, the two timed in turns.")
+
+
+class LutCalibration(StrictModel):
+    """Whole models against the rows: uniformly pruned variants of the parent, timed in turns with it
+    (`headcount-prune calibrate-lut`). A row times one layer with its consumers; a whole model also saves
+    in what no row holds (concats, layout conversions, caches that the smaller activations fit), so on
+    this project's CPU the whole model saved 1.1-1.25x what its rows said (docs/pruning.md)."""
+
+    parent: str = Field(description="The checkpoint the variants were cut from.")
+    points: list[CalibrationPoint] = Field(min_length=1, description="One per uniform variant, deepest last.")
+    rounds: int = Field(ge=1, description="Rounds of turns; each point is the median over them.")
+    runs: int = Field(ge=1, description="Timed inferences per model per round.")
+    threads: int | None = Field(description="Threads the IRs were compiled with (the LUT's).")
+    created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @property
+    def scale(self) -> float:
+        """Least squares through the origin of measured on LUT fraction: what the whole model saves per
+        unit of saving the rows count."""
+        den = sum(p.lut_fraction ** 2 for p in self.points)
+        return sum(p.lut_fraction * p.measured_fraction for p in self.points) / den if den else 1.0
+
+    def apply(self, fraction: float) -> float:
+        """The saved fraction the rows say, as the whole model saves it."""
+        return min(fraction * self.scale, MAX_SAVED_FRACTION)
+
+
 class Lut(StrictModel):
     schema_version: int = LUT_SCHEMA_VERSION
     spec_model: str = Field(description="`model` field of the spec the table was measured for.")
@@ -82,6 +119,9 @@ class Lut(StrictModel):
     layers: dict[str, LayerLut] = Field(default_factory=dict)
     reference: str | None = Field(
         default=None, description="The whole model timed beside every layer (NAME@VERSION or IR path), if any.")
+    calibration: LutCalibration | None = Field(
+        default=None, description="Whole uniformly pruned models against the rows (`headcount-prune calibrate-lut`); "
+        "`estimate_ms` scales the rows' savings by it. None: the rows' savings as they are.")
 
     @property
     def thread_count(self) -> int | None:
@@ -126,11 +166,15 @@ class Lut(StrictModel):
     def estimate_ms(self, parent_ms: float, original: dict[str, int], widths: dict[str, int],
                     spec: ModelSpec | None = None) -> float:
         """A variant's latency from its parent's measured `parent_ms`: `parent_ms` x (1 - `saved_fraction`)
-        where the rows have their reference, else `parent_ms` minus `saving_ms` (the profile's ms)."""
+        where the rows have their reference, else `parent_ms` minus `saving_ms` (the profile's ms); with a
+        `calibration`, the saving is the whole model's (`LutCalibration.apply`)."""
         fraction = self.saved_fraction(original, widths, spec)
         if fraction is None:
-            return parent_ms - self.saving_ms(original, widths, spec)
-        return parent_ms * (1 - fraction)
+            saving = self.saving_ms(original, widths, spec)
+            if self.calibration is None:
+                return parent_ms - saving
+            return max(parent_ms - saving * self.calibration.scale, parent_ms * (1 - MAX_SAVED_FRACTION))
+        return parent_ms * (1 - (self.calibration.apply(fraction) if self.calibration else fraction))
 
     def overlap_ms(self, original: dict[str, int], widths: dict[str, int], spec: ModelSpec) -> float:
         """What the plain sum of savings counts twice: for a pruned layer L (K -> k filters) and a pruned

@@ -158,11 +158,43 @@ def _run_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_calibrate_lut(p: argparse.ArgumentParser) -> None:
+    from pruning.prune.calibrate import DEFAULT_KEEPS
+
+    p.add_argument("--lut", type=Path, required=True, help="the LUT (`headcount-agent profile --reference`)")
+    p.add_argument("--checkpoint", type=Path, required=True, help="the parent the LUT was profiled for")
+    p.add_argument("--spec", type=Path, required=True, help="its layer spec (`headcount-prune spec`)")
+    p.add_argument("--keep", type=_floats, default=list(DEFAULT_KEEPS),
+                   help="fractions of every layer's filters the uniform variants keep "
+                   f"(default {','.join(map(str, DEFAULT_KEEPS))})")
+    p.add_argument("--rounds", type=int, default=7, help="rounds of turns; each point is their median (default 7)")
+    p.add_argument("--runs", type=int, default=60, help="timed inferences per model per round (default 60)")
+    p.add_argument("--out", type=Path, help="write the calibrated LUT here (default: back to --lut)")
+    p.set_defaults(run=_run_calibrate_lut)
+
+
+def _run_calibrate_lut(args: argparse.Namespace) -> int:
+    from agent.profile.spec_io import load_spec
+    from models.lut import save_lut
+    from pruning.prune.calibrate import calibrate
+    from pruning.prune.lut import LayerLatency
+
+    spec = load_spec(args.spec)
+    lut = LayerLatency.load(args.lut, spec).lut
+    calibration = calibrate(args.checkpoint, lut, spec, args.keep, args.rounds, args.runs)
+    save_lut(lut.model_copy(update={"calibration": calibration}), args.out or args.lut)
+    print(json.dumps({"scale": round(calibration.scale, 4), "points": [p.model_dump() for p in calibration.points],
+                      "lut": str(args.out or args.lut)}))
+    return 0
+
+
 REGISTRY: dict[str, Callable[[argparse.ArgumentParser], None]] = {
-    "prune": _add_prune, "variant": _add_variant, "report": _add_report, "quantize": _add_quantize}
+    "prune": _add_prune, "variant": _add_variant, "report": _add_report, "quantize": _add_quantize,
+    "calibrate-lut": _add_calibrate_lut}
 HELP = {
     "prune": "greedy filter pruning (LUT clusters, conventional or hybrid), fine-tuned, logged, resumable",
     "variant": "export a pruned checkpoint into the model store with figures and pruning provenance",
     "report": "Markdown + PNG: mAP vs latency, each method's Pareto front, best within a budget, per-layer latency",
     "quantize": "INT8 variant of a stored model: NNCF post-training quantization calibrated on the site's frames",
+    "calibrate-lut": "time uniformly pruned variants beside their parent: scale the LUT's savings to whole models",
 }

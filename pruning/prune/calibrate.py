@@ -1,0 +1,99 @@
+"""Calibrating a LUT against whole models (`headcount-prune calibrate-lut`).
+
+A LUT row times one layer with its consumers, so the rows' savings miss what only a whole model saves
+when every layer shrinks at once (concats, layout conversions, activations that start to fit a cache).
+Calibration measures that: it cuts uniform variants from the parent (every prunable layer keeps the same
+fraction of its filters; no fine-tuning, since latency does not depend on the weights), times each in
+turns with the parent (`agent.timing.time_interleaved`, median over rounds of the within-round ratio),
+and stores what they saved beside what the rows say (`models.lut.LutCalibration`). The variants the
+estimate is later judged on (fronts, the report) are not among them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from agent.timing import interleaved_ms
+from models.layer_spec import ModelSpec
+from models.lut import CalibrationPoint, Lut, LutCalibration
+from pruning.checkpoint import load_model
+from pruning.prune.lut import LutMismatch
+from pruning.prune.surgery import groups_of, prune_group
+from pruning.ssd.ssd import SSD
+
+DEFAULT_KEEPS = (0.75, 0.5, 0.3, 0.2)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def prune_uniformly(model: SSD, arch: str, keep: float, min_width: int = 8) -> dict[str, int]:
+    """Keep the first `keep` of every prunable group's filters (at least `min_width`), in place; returns
+    the groups' widths after."""
+    if not 0 < keep < 1:
+        raise ValueError(f"keep {keep}: a fraction of the filters strictly between 0 and 1 is needed")
+    for name, width in {n: g.width for n, g in groups_of(model, arch).items()}.items():
+        target = min(width, max(min_width, round(width * keep)))
+        if target < width:
+            prune_group(groups_of(model, arch)[name], list(range(target, width)))
+    return {n: g.width for n, g in groups_of(model, arch).items()}
+
+
+def _check_rows(lut: Lut, original: dict[str, int], checkpoint: Path) -> None:
+    for name, width in original.items():
+        row = lut.layers.get(name)
+        if row is None:
+            raise LutMismatch(f"layer {name} of {checkpoint}: not in the LUT (measured for {lut.spec_model})")
+        if row.out_channels != width:
+            raise LutMismatch(f"layer {name} of {checkpoint}: {width} filters, the LUT's row {row.out_channels}")
+
+
+def calibrate(checkpoint: Path, lut: Lut, spec: ModelSpec, keeps: Sequence[float] = DEFAULT_KEEPS,
+              rounds: int = 7, runs: int = 60, progress: Callable[[str], None] = _stderr) -> LutCalibration:
+    """Time uniform variants of `checkpoint` in turns with it; what each saved beside what `lut` says.
+
+    Raises:
+        LutMismatch: the checkpoint's prunable layers are not the LUT's rows.
+        ValueError: a `keep` outside (0, 1), or fewer than one round or run.
+    """
+    if rounds < 1 or runs < 1:
+        raise ValueError(f"calibration needs at least one round and one run (got {rounds}, {runs})")
+    if not keeps or (bad := [k for k in keeps if not 0 < k < 1]):
+        raise ValueError(f"keep {bad[0] if keeps else 'list empty'}: fractions of the filters strictly between "
+                         "0 and 1 are needed")
+    parent, config = load_model(checkpoint)
+    original = {n: g.width for n, g in groups_of(parent, config.arch).items()}
+    _check_rows(lut, original, checkpoint)
+    from pruning.export import save_ir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        xmls = [save_ir(parent, Path(tmp) / "parent" / "model.xml")]
+        fractions = []
+        for keep in keeps:
+            model, _ = load_model(checkpoint)
+            widths = prune_uniformly(model, config.arch, keep)
+            fraction = lut.saved_fraction(original, widths, spec)
+            if fraction is None:
+                raise LutMismatch("the LUT's rows have no reference model: nothing to calibrate its fractions "
+                                  "against (profile with --reference)")
+            fractions.append(fraction)
+            xmls.append(save_ir(model, Path(tmp) / f"keep-{keep}" / "model.xml"))
+            progress(f"keep {keep}: {sum(widths.values())} of {sum(original.values())} filters, "
+                     f"the rows say it saves {fraction:.3f} of the parent")
+        saved: list[list[float]] = [[] for _ in keeps]
+        for index in range(rounds):
+            parent_ms, *variant_ms = interleaved_ms(xmls, runs, lut.thread_count)
+            for bucket, ms in zip(saved, variant_ms, strict=True):
+                bucket.append(1 - ms / parent_ms)
+            progress(f"round {index + 1}/{rounds}: parent {parent_ms:.2f} ms, variants "
+                     + ", ".join(f"{ms:.2f}" for ms in variant_ms) + " ms")
+    points = [CalibrationPoint(keep=keep, lut_fraction=round(fraction, 4),
+                               measured_fraction=round(statistics.median(bucket), 4))
+              for keep, fraction, bucket in zip(keeps, fractions, saved, strict=True)]
+    return LutCalibration(parent=str(checkpoint), points=points, rounds=rounds, runs=runs,
+                          threads=lut.thread_count)

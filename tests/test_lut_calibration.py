@@ -1,0 +1,144 @@
+"""A LUT calibrated on whole models: the scale of its points, the estimate it scales, and `calibrate-lut` on a
+tiny model timed for real (OpenVINO on this CPU)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from models.lut import MAX_SAVED_FRACTION, CalibrationPoint, Lut, LutCalibration, load_lut, save_lut
+from pruning import checkpoint
+from pruning.cli import main as prune_main
+from pruning.prune.calibrate import calibrate, prune_uniformly
+from pruning.prune.lut import LutMismatch
+from pruning.prune.surgery import groups_of
+from pruning.structure import build_graph, to_spec
+from tests.pruning_fixtures import ARCHS, tiny_config, tiny_model
+from tests.test_lut_overlap import UNIT, bilinear_lut, chain, macs, with_reference
+from tests.test_prune_hybrid import period_lut
+
+
+def calibration(*pairs: tuple[float, float]) -> LutCalibration:
+    points = [CalibrationPoint(keep=0.5, lut_fraction=lut, measured_fraction=measured) for lut, measured in pairs]
+    return LutCalibration(parent="parent.pt", points=points, rounds=1, runs=1, threads=2)
+
+
+@pytest.mark.parametrize(("pairs", "scale"), [
+    ([(0.2, 0.24), (0.5, 0.6)], 1.2),          # the whole model saves 1.2x what the rows say
+    ([(0.4, 0.4)], 1.0),
+    ([(0.3, 0.27), (0.6, 0.54)], 0.9),
+])
+def test_scale_is_the_least_squares_ratio_of_its_points(pairs: list[tuple[float, float]], scale: float) -> None:
+    assert calibration(*pairs).scale == pytest.approx(scale)
+
+
+def test_apply_never_saves_more_than_the_cap() -> None:
+    assert calibration((0.5, 0.75)).apply(0.2) == pytest.approx(0.3)
+    assert calibration((0.5, 0.75)).apply(0.9) == MAX_SAVED_FRACTION
+
+
+@pytest.mark.parametrize("point", [
+    {"keep": 0.0, "lut_fraction": 0.2, "measured_fraction": 0.2},
+    {"keep": 1.0, "lut_fraction": 0.2, "measured_fraction": 0.2},
+    {"keep": 0.5, "lut_fraction": 1.2, "measured_fraction": 0.2},
+    {"keep": 0.5, "lut_fraction": 0.2, "measured_fraction": 1.0},
+])
+def test_bad_points_are_refused(point: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        CalibrationPoint(**point)
+
+
+def test_a_calibration_needs_points() -> None:
+    with pytest.raises(ValidationError, match="points"):
+        LutCalibration(parent="p", points=[], rounds=1, runs=1, threads=None)
+
+
+@pytest.mark.parametrize("with_references", [True, False])
+def test_estimate_scales_the_rows_saving_and_nothing_else(with_references: bool) -> None:
+    spec = chain()
+    base = bilinear_lut(spec)
+    original = {name: base.layers[name].out_channels for name in base.layers}
+    widths = {**original, "a": 28, "b": 24}
+    whole = UNIT * macs(spec, original)
+    lut = with_reference(base, whole) if with_references else base
+    plain = lut.estimate_ms(whole, original, widths, spec)
+    calibrated = lut.model_copy(update={"calibration": calibration((0.5, 0.6))})
+    assert calibrated.estimate_ms(whole, original, widths, spec) == pytest.approx(whole - 1.2 * (whole - plain))
+    assert calibrated.saved_fraction(original, widths, spec) == lut.saved_fraction(original, widths, spec)
+    assert calibrated.estimate_ms(whole, original, original, spec) == pytest.approx(whole)
+
+
+def test_a_calibrated_lut_round_trips(tmp_path: Path) -> None:
+    lut = bilinear_lut(chain()).model_copy(update={"calibration": calibration((0.5, 0.6))})
+    save_lut(lut, tmp_path / "lut.json")
+    assert load_lut(tmp_path / "lut.json").calibration == lut.calibration
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("keep", [0.75, 0.5, 0.3])
+def test_uniform_pruning_keeps_the_same_fraction_of_every_layer(arch: str, keep: float) -> None:
+    model = tiny_model(arch)
+    before = {n: g.width for n, g in groups_of(model, arch).items()}
+    after = prune_uniformly(model, arch, keep, min_width=4)
+    assert after == {n: min(w, max(4, round(w * keep))) for n, w in before.items()}
+
+
+@pytest.mark.parametrize("keep", [0.0, 1.0, 1.5])
+def test_uniform_pruning_refuses_a_keep_outside_0_1(keep: float) -> None:
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        prune_uniformly(tiny_model(), "ssd-mobilenet", keep)
+
+
+def referenced_lut() -> Lut:
+    """The tiny SSD-MobileNet's hand LUT, every row with a reference model (as `profile --reference` writes)."""
+    lut = period_lut(8).lut
+    whole = sum(row.latency_ms(row.out_channels) for row in lut.layers.values())
+    return lut.model_copy(update={"layers": {n: row.model_copy(update={"reference_ms": whole})
+                                             for n, row in lut.layers.items()}})
+
+
+@pytest.fixture(scope="module")
+def parent(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("calibrate") / "parent.pt"
+    checkpoint.save(path, tiny_model(), tiny_config())
+    return path
+
+
+def test_calibrate_times_uniform_variants_for_real(parent: Path) -> None:
+    lut = referenced_lut()
+    spec = to_spec(build_graph(tiny_model(), "ssd-mobilenet"), "ssd-mobilenet")
+    lines: list[str] = []
+    result = calibrate(parent, lut, spec, keeps=(0.5, 0.25), rounds=2, runs=3, progress=lines.append)
+    assert [p.keep for p in result.points] == [0.5, 0.25]
+    assert result.points[0].lut_fraction < result.points[1].lut_fraction
+    assert all(0 < p.measured_fraction < 1 for p in result.points)  # a quarter of the filters runs faster
+    assert (result.rounds, result.runs, result.threads, result.parent) == (2, 3, 1, str(parent))
+    assert sum(line.startswith("round ") for line in lines) == 2
+
+
+def test_calibrate_names_a_layer_the_lut_lacks(parent: Path) -> None:
+    lut = referenced_lut()
+    missing = "backbone.blocks.1.expand"
+    lut.layers.pop(missing)
+    spec = to_spec(build_graph(tiny_model(), "ssd-mobilenet"), "ssd-mobilenet")
+    with pytest.raises(LutMismatch, match=f"layer {missing}.*not in the LUT"):
+        calibrate(parent, lut, spec, keeps=(0.5,), rounds=1, runs=1)
+
+
+def test_calibrate_lut_command_adds_the_calibration_and_keeps_the_rows(parent: Path, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    lut, spec = referenced_lut(), to_spec(build_graph(tiny_model(), "ssd-mobilenet"), "ssd-mobilenet")
+    save_lut(lut, tmp_path / "lut.json")
+    (tmp_path / "spec.json").write_text(spec.model_dump_json())
+    args = ["calibrate-lut", "--lut", str(tmp_path / "lut.json"), "--checkpoint", str(parent),
+            "--spec", str(tmp_path / "spec.json"), "--keep", "0.5", "--rounds", "1", "--runs", "2"]
+    assert prune_main([*args, "--out", str(tmp_path / "calibrated.json")]) == 0
+    written = load_lut(tmp_path / "calibrated.json")
+    assert written.layers == lut.layers and written.calibration is not None
+    assert json.loads(capsys.readouterr().out)["scale"] == pytest.approx(written.calibration.scale, abs=1e-4)
+    assert load_lut(tmp_path / "lut.json").calibration is None  # --out leaves the source as it was
+    assert prune_main([*args[:-6], "--keep", "1.5"]) == 1
+    assert "strictly between 0 and 1" in capsys.readouterr().err
