@@ -24,6 +24,7 @@ from agent.commands import CommandResult
 from agent.config import AgentConfig
 from agent.control import ControlContext, Controller, ModelUnusable, prepare_model
 from agent.count_path import CountPath
+from agent.count_writer import CountWriter
 from agent.homeassistant import HomeAssistantDiscovery
 from agent.liveness import Liveness
 from agent.mqtt import MqttLink
@@ -74,6 +75,7 @@ class Agent:
         self.active: ActiveModel | None = None
         self.link: MqttLink | None = None
         self.outbox: CountOutbox | None = None
+        self.writer: CountWriter | None = None
         self.controller: Controller | None = None
         self.workers: list[CameraWorker] = []
         self.snapshots: Snapshots | None = None
@@ -116,13 +118,14 @@ class Agent:
     def start_cameras(self) -> None:
         assert self.active is not None and self.outbox is not None
         policy = ResetPolicy.from_config(self.config.totals)
+        self.writer = CountWriter(self.outbox.put)  # commits off the camera threads: a busy disk drops no frame
         for camera in self.config.cameras:
             reader = CameraReader(camera, self.stop, self.opener)
             path = CountPath(camera, self.config.tracker, self.config.occupancy, self.config.model.tiling)
             totals = TotalsKeeper.restore(camera.name, self.outbox.totals(camera.name), policy,
                                           f"{self.config.device_id}/{camera.name}/{self.outbox.store_id}")
             worker = CameraWorker(
-                reader, path, self.active, self.telemetry.stages, self.outbox.put, COUNT_HEARTBEAT_S, self.stop,
+                reader, path, self.active, self.telemetry.stages, self.writer, COUNT_HEARTBEAT_S, self.stop,
                 self._on_infer_error, totals,
             )
             reader.start()
@@ -231,6 +234,8 @@ class Agent:
             {w.camera: w.steady_fps() for w in self.workers},
             time.monotonic() - started,
         )
+        if self.writer is not None:
+            self.writer.close(self.config.queue.flush_timeout_s)
         if self.link is not None and self.outbox is not None:
             if self.workers:
                 self.publish_telemetry()

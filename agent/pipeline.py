@@ -80,7 +80,8 @@ class _FrameInFlight:
 
 
 Emit = Callable[[CountMessage, Sequence[CrossingMessage], CameraTotals], object]
-"""Queues one frame's count message, its crossing events and the camera's totals together (`CountOutbox.put`)."""
+"""Queues one frame's count message, its crossing events and the camera's totals together (`CountWriter`, which
+runs `CountOutbox.put` off the camera thread)."""
 
 
 class CameraWorker(threading.Thread):

@@ -1,0 +1,89 @@
+"""Queueing counts off the camera threads: one writer thread runs `CountOutbox.put` for every camera.
+
+`CountOutbox.put` commits with `synchronous=FULL`, so each call waits for the disk. On an idle disk
+that is about a millisecond; while another program writes (or the agent's own model cache fills during
+a swap), a commit also waits for the others' data to reach the disk (ext4's ordered journal). With a
+60 MB write a second beside the agent, single commits took 142 and 252 ms here: longer than a 10 fps
+camera's frame period, so a camera thread that commits itself drops live frames and leaves the device
+idle (docs/measuring.md, "Frames around swaps, with the disk busy").
+
+A camera thread hands its message to `CountWriter` and goes on with the next frame; the writer commits
+the messages in the order they came, so each camera's messages keep their order. A crash loses no more
+than it did: what a camera counted during the commit in progress, as a camera thread waiting for that
+commit would not have counted the frames it dropped meanwhile. The hand-over blocks only when `capacity`
+messages are waiting (a disk that has stopped answering), so memory stays bounded and the cameras slow
+to the disk's pace.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+
+from agent.pipeline import Emit
+from agent.topics import CountMessage, CrossingMessage
+from agent.totals import CameraTotals
+
+log = logging.getLogger(__name__)
+
+CAPACITY = 1000
+"""Messages waiting for the disk before a camera thread waits too (about 100 s of one camera's counts)."""
+
+_Item = tuple[CountMessage, Sequence[CrossingMessage], CameraTotals]
+
+
+class WriterClosed(RuntimeError):
+    """A message came after `CountWriter.close`: it was not queued."""
+
+
+class CountWriter:
+    """Runs `put` (usually `CountOutbox.put`) for every camera in one thread, in the order messages came.
+
+    Call it as the `Emit` of every camera worker; `close()` after the workers stopped writes what is still
+    waiting. A message `put` refuses (the disk full, say) is logged and counted in `failed`; the totals
+    of the messages after it still carry its crossings, since totals are cumulative.
+    """
+
+    def __init__(self, put: Emit, capacity: int = CAPACITY) -> None:
+        self._put = put
+        self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=capacity)
+        self._closed = threading.Event()
+        self.failed = 0
+        self._thread = threading.Thread(target=self._run, name="count-writer", daemon=True)
+        self._thread.start()
+
+    def __call__(self, message: CountMessage, crossings: Sequence[CrossingMessage], totals: CameraTotals) -> None:
+        """Queue one frame's message, crossings and totals for the writer; blocks only while it is full."""
+        if self._closed.is_set():
+            raise WriterClosed(f"camera {message.camera}: count writer closed; message not queued")
+        self._queue.put((message, tuple(crossings), totals))
+
+    @property
+    def waiting(self) -> int:
+        """Messages handed over and not yet written."""
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            message, crossings, totals = item
+            try:
+                self._put(message, crossings, totals)
+            except Exception as exc:  # the writer must outlive one bad write
+                self.failed += 1
+                log.error("camera %s: count message of frame %d (%d crossings) not queued: %s", message.camera,
+                          message.frame, len(crossings), exc)
+
+    def close(self, timeout_s: float = 30.0) -> bool:
+        """Write what is waiting, then stop; True if everything was written within `timeout_s`."""
+        self._closed.set()
+        try:
+            self._queue.put(None, timeout=timeout_s)
+        except queue.Full:
+            pass
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.warning("count writer: %d message(s) still waiting for the disk after %.0f s", self.waiting, timeout_s)
+            return False
+        return True
