@@ -6,7 +6,8 @@ measured unpruned latency less the sum of every layer's saving, less the overlap
 its pruned consumer would otherwise both count (`models.lut.Lut.overlap_ms`, from the model's spec);
 where the LUT timed the whole model beside every row, the savings are taken as fractions of it
 (`models.lut.Lut.estimate_ms`), so a machine that runs faster or slower than while profiling does not
-bias the estimate.
+bias the estimate. A LUT calibrated on whole models (`headcount-prune calibrate-lut`) scales the savings to
+what whole networks save (`models.lut.LutCalibration`); per-layer savings and steps stay the rows' own.
 """
 
 from __future__ import annotations
