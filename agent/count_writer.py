@@ -1,11 +1,13 @@
 """Queueing counts off the camera threads: one writer thread runs `CountOutbox.put` for every camera.
 
-`CountOutbox.put` commits with `synchronous=FULL`, so each call waits for the disk. On an idle disk
-that is about a millisecond; while another program writes (or the agent's own model cache fills during
-a swap), a commit also waits for the others' data to reach the disk (ext4's ordered journal). With a
-60 MB write a second beside the agent, single commits took 142 and 252 ms here: longer than a 10 fps
-camera's frame period, so a camera thread that commits itself drops live frames and leaves the device
-idle (docs/measuring.md, "Frames around swaps, with the disk busy").
+`CountOutbox.put` commits with `synchronous=FULL`, so each call waits for the disk: about a millisecond
+on this project's VM, but a cheap PC's eMMC or SD card, a disk shared with other programs, or a journal
+flushing someone else's data can hold a commit for longer than a 10 fps camera's frame period. Under a
+`dd` from /dev/urandom writing 60 MB a second beside the agent, a `put` took 142 ms and 252 ms in two of
+six runs of the swap test here.
+A camera thread that commits itself then drops live frames and leaves the device idle: with every commit
+slowed to 200 ms, a 10 fps camera dropped 10 of 78 frames (`tests/test_count_writer.py`, run against the
+camera-thread commit); through the writer, none.
 
 A camera thread hands its message to `CountWriter` and goes on with the next frame; the writer commits
 the messages in the order they came, so each camera's messages keep their order. A crash loses no more

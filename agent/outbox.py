@@ -1,9 +1,9 @@
 """Store-and-forward for count and crossing messages: on disk before publishing, deleted only after the PUBACK.
 
 SQLite in WAL mode with `synchronous=FULL`: a message whose `put` returned survives SIGKILL and power
-loss. `put` waits for the disk, so the agent calls it from one writer thread (`agent.count_writer`),
-never from a camera's. One sender thread hands messages to paho in id order while connected, at most `WINDOW` unacked
-at a time. On every (re)connection paho's own unacknowledged messages are dropped and the sender starts
+loss. `put` waits for the disk, so the agent calls it from one writer thread (`agent.count_writer`), never
+from a camera's. One sender thread hands messages to paho in id order while connected, at most `WINDOW`
+unacked at a time. On every (re)connection paho's own unacknowledged messages are dropped and the sender starts
 again from the oldest message still on disk, so the backlog always goes out in id order (paho would
 otherwise re-send its in-flight messages after newer ones). After a restart the same happens. Delivery is
 at least once, in order per camera; `seq` (crossings: `id`) lets subscribers drop duplicates. The queue is
