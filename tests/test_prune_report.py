@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
+from models.lut import CalibrationPoint, LutCalibration
 from pruning.prune.report import (
     Row,
     layer_table,
@@ -14,6 +17,7 @@ from pruning.prune.report import (
     paced_runs,
     plot_layers,
     plot_tradeoff,
+    scale_note,
     table,
     verdicts,
 )
@@ -82,10 +86,22 @@ def test_cli_parses_the_pruning_commands() -> None:
 
     for argv in (["prune", "--checkpoint", "a.pt", "--data", "d", "--out", "o", "--snapshots", "1.2,1.5"],
                  ["variant", "--run", "r", "--name", "m", "--version", "cp-1.5x"],
-                 ["report", "--bench", "b.json"]):
+                 ["report", "--bench", "b.json"],
+                 ["calibrate-lut", "--lut", "l.json", "--checkpoint", "p.pt", "--spec", "s.json", "--keep", "0.5"]):
         args = _parser().parse_args(argv)
         assert callable(args.run), argv
     assert _parser().parse_args(["variant", "--run", "r", "--name", "m", "--version", "v"]).run_dir == Path("r")
+
+
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_the_note_says_whether_the_savings_are_calibrated(calibrated: bool) -> None:
+    lut = hand_lut([layer_lut("a", 8, 64, {1: 0.1, 64: 1.0}, [])])
+    if calibrated:
+        lut = lut.model_copy(update={"calibration": LutCalibration(
+            parent="parent.pt", points=[CalibrationPoint(keep=0.5, lut_fraction=0.4, measured_fraction=0.46)],
+            rounds=1, runs=1, threads=1)})
+    note = scale_note([], {"m": lut})[0]
+    assert ("scaled by 1.150, what whole uniformly pruned copies of parent.pt saved" in note) == calibrated
 
 
 def test_lut_error_is_judged_on_the_within_run_speedup() -> None:

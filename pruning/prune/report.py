@@ -260,6 +260,9 @@ def scale_note(reports: list[BenchReport], luts: dict[str, Lut], specs: dict[str
                         if lut.reference else " and subtracts the savings in the profile's own ms (no "
                         "reference model timed beside the rows: off by however much faster or slower the "
                         "machine ran then)."))
+        if lut.calibration is not None:
+            lines.append(f"Its savings are scaled by {lut.calibration.scale:.3f}, what whole uniformly pruned "
+                         f"copies of {lut.calibration.parent} saved against their rows (calibrate-lut).")
     for name, lut in luts.items():
         threads = lut.thread_count or 1
         if None in bench_threads:
