@@ -5,7 +5,8 @@ Checked on two sets nobody tuned the calibration to (it is fitted on uniform cut
    same 10 rounds (../timing-regimes/{mobilenet,student}.json, 2026-12-02);
 2. the deep variants an earlier session timed with the parent in one set of shuffled rounds, the LUT's
    own statistic (../lut-residual/{mobilenet,squeezenet-384x288}.txt: the rows' saved fraction and the
-   measured one).
+   measured one);
+3. that session's probe networks, timed in the same rounds (uniform and jittered +-30 % per layer).
 Error = estimated latency / measured latency - 1, where latency is the parent's x (1 - saved fraction).
 
     .venv/bin/python docs/pruning-fronts/lut-calibration/evaluate.py
@@ -56,12 +57,13 @@ def shipped(lut: Lut, spec_path: str, bench: Path, store: ModelStore) -> list[tu
     return rows
 
 
-def residual(lut: Lut, table: Path) -> list[tuple[str, float, float, float]]:
-    """(variant, rows' fraction, calibrated fraction, measured fraction) of the earlier in-round variants."""
+def residual(lut: Lut, table: Path, probes: bool) -> list[tuple[str, float, float, float]]:
+    """(network, rows' fraction, calibrated fraction, measured fraction) of the earlier in-round variants,
+    or with `probes` of the probe networks."""
     rows = []
     for line in table.read_text().splitlines():
-        match = re.match(r"\| (\S+) \| ([\d.]+) \| ([\d.]+) \|", line)
-        if match and not match.group(1).startswith("probe"):
+        match = re.match(r"\| ([^|]+?) \| ([\d.]+) \| ([\d.]+) \|", line)
+        if match and match.group(1).startswith("probe") == probes:
             fraction = float(match.group(2))
             rows.append((match.group(1), fraction, lut.calibration.apply(fraction), float(match.group(3))))
     return rows
@@ -88,16 +90,17 @@ def main() -> None:
             print(f"| {variant} | {1 / (1 - rows):.2f}x | {1 / (1 - cal):.2f}x | {app:.2f}x | {turns:.2f}x | "
                   + " | ".join(fmt(v) for v in found.values()) + " |")
         print("\n" + "; ".join(f"{key}: {within(values)}" for key, values in errors.items()) + "\n")
-        print("| earlier in-round variant | rows' fraction | calibrated | measured | rows error | calibrated error |")
-        print("| --- | --- | --- | --- | --- | --- |")
-        rows_errors, cal_errors = [], []
-        for variant, rows, cal, measured in residual(lut, FRONTS / "lut-residual" / table):
-            speedup = 1 / (1 - measured)
-            rows_errors.append(error(rows, speedup))
-            cal_errors.append(error(cal, speedup))
-            print(f"| {variant} | {rows:.3f} | {cal:.3f} | {measured:.3f} | {fmt(rows_errors[-1])} | "
-                  f"{fmt(cal_errors[-1])} |")
-        print(f"\nrows: {within(rows_errors)}; calibrated: {within(cal_errors)}\n")
+        for probes, label in ((False, "earlier in-round variant"), (True, "earlier probe network")):
+            print(f"| {label} | rows' fraction | calibrated | measured | rows error | calibrated error |")
+            print("| --- | --- | --- | --- | --- | --- |")
+            rows_errors, cal_errors = [], []
+            for network, rows, cal, measured in residual(lut, FRONTS / "lut-residual" / table, probes):
+                speedup = 1 / (1 - measured)
+                rows_errors.append(error(rows, speedup))
+                cal_errors.append(error(cal, speedup))
+                print(f"| {network} | {rows:.3f} | {cal:.3f} | {measured:.3f} | {fmt(rows_errors[-1])} | "
+                      f"{fmt(cal_errors[-1])} |")
+            print(f"\nrows: {within(rows_errors)}; calibrated: {within(cal_errors)}\n")
 
 
 if __name__ == "__main__":
