@@ -174,12 +174,12 @@ def _add_calibrate_lut(p: argparse.ArgumentParser) -> None:
 
 
 def _run_calibrate_lut(args: argparse.Namespace) -> int:
-    from agent.profile.spec_io import load_spec
+    from models.layer_spec import read_spec
     from models.lut import save_lut
     from pruning.prune.calibrate import calibrate
     from pruning.prune.lut import LayerLatency
 
-    spec = load_spec(args.spec)
+    spec = read_spec(args.spec)
     lut = LayerLatency.load(args.lut, spec).lut
     calibration = calibrate(args.checkpoint, lut, spec, args.keep, args.rounds, args.runs)
     save_lut(lut.model_copy(update={"calibration": calibration}), args.out or args.lut)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.bench import BenchReport
-from models.layer_spec import ModelSpec
+from models.layer_spec import ModelSpec, read_spec
 from models.lut import Lut, load_lut
 from models.store import ModelStore
 from pruning.prune.fronts import Runs, plot_tradeoff, ratio_band, section
@@ -287,7 +287,7 @@ def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], o
     report = reports[0]
     store = ModelStore(store_root)
     tables = {name: load_lut(path) for name, path in luts.items()}
-    layer_specs = {name: ModelSpec.model_validate_json(path.read_text()) for name, path in (specs or {}).items()}
+    layer_specs = {name: read_spec(path) for name, path in (specs or {}).items()}
     rows, runs = load_rows(reports, store, tables, layer_specs), cpu_runs(reports)
     if not rows:
         raise ValueError(f"{', '.join(map(str, benches))}: no CPU results")
