@@ -24,7 +24,7 @@ from agent.commands import CommandResult
 from agent.config import AgentConfig
 from agent.control import ControlContext, Controller, ModelUnusable, prepare_model
 from agent.count_path import CountPath
-from agent.count_writer import CountWriter
+from agent.count_writer import CLOSE_S, CountWriter
 from agent.homeassistant import HomeAssistantDiscovery
 from agent.liveness import Liveness
 from agent.mqtt import MqttLink
@@ -118,7 +118,7 @@ class Agent:
     def start_cameras(self) -> None:
         assert self.active is not None and self.outbox is not None
         policy = ResetPolicy.from_config(self.config.totals)
-        self.writer = CountWriter(self.outbox.put)  # commits off the camera threads: a busy disk drops no frame
+        self.writer = CountWriter(self.outbox.put)  # commits off the camera threads: they never wait for the disk
         for camera in self.config.cameras:
             reader = CameraReader(camera, self.stop, self.opener)
             path = CountPath(camera, self.config.tracker, self.config.occupancy, self.config.model.tiling)
@@ -218,7 +218,8 @@ class Agent:
         message = self.telemetry.sample(
             self.active.detector.manifest.ref, self.active.detector.device,
             {w.camera: w.counters() for w in self.workers},
-        ).model_copy(update={"queue_depth": queue.depth, "queue_dropped": queue.dropped})
+        ).model_copy(update={"queue_depth": queue.depth, "queue_dropped": queue.dropped,
+                             "queue_waiting": self.writer.waiting if self.writer else 0})
         self.link.publish("telemetry", message)
 
     def shutdown(self, started: float) -> None:
@@ -235,7 +236,7 @@ class Agent:
             time.monotonic() - started,
         )
         if self.writer is not None:
-            self.writer.close(self.config.queue.flush_timeout_s)
+            self.writer.close(CLOSE_S)
         if self.link is not None and self.outbox is not None:
             if self.workers:
                 self.publish_telemetry()

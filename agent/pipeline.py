@@ -213,7 +213,7 @@ class CameraWorker(threading.Thread):
         try:
             self._maybe_emit(frame, FrameCount(result, self._last[0] if self._last else last.count, StageTimes()),
                              self.active.detector.manifest.ref, always=True)
-        except Exception as exc:  # the outbox is gone: nothing was adopted, so nothing is counted twice
+        except Exception as exc:  # the writer is closed: nothing was adopted, so nothing is counted twice
             log.error("camera %s: the last count (%d crossings) was not queued: %s", self.camera, len(crossings), exc)
 
     def process(self, frame: Frame) -> FrameCount:

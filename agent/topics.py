@@ -96,6 +96,8 @@ class TelemetryMessage(_Payload):
     power_source: str = Field(description="'rapl:<zone>', 'hwmon:<name>' or 'none'.")
     queue_depth: int = Field(default=0, description="Count messages stored and not yet acknowledged.")
     queue_dropped: int = Field(default=0, description="Count messages dropped because the queue was full.")
+    queue_waiting: int = Field(default=0, description="Count messages handed to the writer and not yet stored "
+                               "(a crash loses these); more than a few means the disk is slow or failing.")
 
 
 @dataclass(frozen=True)

@@ -105,8 +105,8 @@ class ResetPolicy:
 class TotalsKeeper:
     """One camera's totals, period and crossing numbers; used by the camera's worker thread only.
 
-    `state` is what was last queued (or restored): the worker adopts new totals only after the outbox
-    stored the messages that carry them.
+    `state` is what was last queued (or restored): the worker adopts new totals once the messages that carry
+    them are handed to the count writer, which stores them in order and retries until it can.
     """
 
     def __init__(self, state: CameraTotals, policy: ResetPolicy, id_prefix: str, clock: Clock = time.time) -> None:

@@ -11,7 +11,11 @@ from agent.precompile import precompile
 from tests.helpers import STORE
 
 
-def test_the_child_fills_the_cache(tmp_path: Path) -> None:
+@pytest.mark.parametrize("has_nice", [True, False])
+def test_the_child_fills_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, has_nice: bool) -> None:
+    """Through nice(1), or where a system lacks it, lowered by the child's own os.nice."""
+    if not has_nice:
+        monkeypatch.setattr("agent.precompile.shutil.which", lambda _name: None)
     assert precompile(STORE, "person-ssdlite", "1", "CPU", tmp_path, "LATENCY")
     assert any(p.suffix == ".blob" for p in tmp_path.iterdir()), list(tmp_path.iterdir())
 
