@@ -10,7 +10,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from models.base import StrictModel
 from models.layer_spec import LayerSpec, ModelSpec
@@ -64,6 +64,8 @@ class LayerLut(StrictModel):
 
 MAX_SAVED_FRACTION = 0.95
 """A calibrated estimate never says a variant saves more of its parent than this."""
+SCALE_RANGE = (0.5, 2.0)
+"""A calibration whose scale falls outside this measured noise, not the network, and is refused."""
 
 
 class CalibrationPoint(StrictModel):
@@ -71,14 +73,14 @@ class CalibrationPoint(StrictModel):
     lut_fraction: float = Field(
         ge=0, lt=1, description="What the rows say the variant saves (`Lut.saved_fraction`, overlaps once).")
     measured_fraction: float = Field(
-        lt=1, description="What it saved: median over rounds of 1 - variant / parent, the two timed in turns.")
+        gt=-1, lt=1, description="What it saved: median over rounds of 1 - variant / parent, the two timed in turns.")
 
 
 class LutCalibration(StrictModel):
     """Whole models against the rows: uniformly pruned variants of the parent, timed in turns with it
     (`headcount-prune calibrate-lut`). A row times one layer with its consumers; a whole model also saves
-    in what no row holds (concats, layout conversions, caches that the smaller activations fit): on this
-    project's CPU, 1.11x (SSD-MobileNet) and 1.18x (the student) what their rows said (docs/pruning.md)."""
+    in what no row holds (concats, layout conversions, caches that the smaller activations fit); measured
+    scales are in docs/pruning.md."""
 
     parent: str = Field(description="The checkpoint the variants were cut from.")
     points: list[CalibrationPoint] = Field(min_length=1, description="One per uniform variant, deepest last.")
@@ -86,6 +88,14 @@ class LutCalibration(StrictModel):
     runs: int = Field(ge=1, description="Timed inferences per model per round.")
     threads: int | None = Field(description="Threads the IRs were compiled with (the LUT's).")
     created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @model_validator(mode="after")
+    def _plausible_scale(self) -> LutCalibration:
+        if not SCALE_RANGE[0] <= self.scale <= SCALE_RANGE[1]:
+            raise ValueError(f"the points give a scale of {self.scale:.3f}, outside {SCALE_RANGE}: whole models "
+                             "cannot save that differently from their rows; re-run calibrate-lut on a quieter machine "
+                             "or with more --rounds")
+        return self
 
     @property
     def scale(self) -> float:

@@ -87,7 +87,7 @@ def test_cli_parses_the_pruning_commands() -> None:
     for argv in (["prune", "--checkpoint", "a.pt", "--data", "d", "--out", "o", "--snapshots", "1.2,1.5"],
                  ["variant", "--run", "r", "--name", "m", "--version", "cp-1.5x"],
                  ["report", "--bench", "b.json"],
-                 ["calibrate-lut", "--lut", "l.json", "--checkpoint", "p.pt", "--spec", "s.json", "--keep", "0.5"]):
+                 ["calibrate-lut", "--lut", "l.json", "--checkpoint", "p.pt", "--spec", "s.json", "--out", "o.json"]):
         args = _parser().parse_args(argv)
         assert callable(args.run), argv
     assert _parser().parse_args(["variant", "--run", "r", "--name", "m", "--version", "v"]).run_dir == Path("r")

@@ -51,6 +51,9 @@ def _check_rows(lut: Lut, original: dict[str, int], checkpoint: Path) -> None:
             raise LutMismatch(f"layer {name} of {checkpoint}: not in the LUT (measured for {lut.spec_model})")
         if row.out_channels != width:
             raise LutMismatch(f"layer {name} of {checkpoint}: {width} filters, the LUT's row {row.out_channels}")
+        if not row.reference_ms:
+            raise LutMismatch(f"layer {name}: the LUT's row has no reference model to take its saving as a "
+                              "fraction of (profile with --reference)")
 
 
 def calibrate(checkpoint: Path, lut: Lut, spec: ModelSpec, keeps: Sequence[float] = DEFAULT_KEEPS,
@@ -67,6 +70,9 @@ def calibrate(checkpoint: Path, lut: Lut, spec: ModelSpec, keeps: Sequence[float
         raise ValueError(f"keep {bad[0] if keeps else 'list empty'}: fractions of the filters strictly between "
                          "0 and 1 are needed")
     parent, config = load_model(checkpoint)
+    if tuple(spec.input_size) != tuple(config.input_size):
+        raise LutMismatch(f"{checkpoint} takes {tuple(config.input_size)} input, the spec {spec.model} "
+                          f"{tuple(spec.input_size)}: the LUT's rows were timed for another network")
     original = {n: g.width for n, g in groups_of(parent, config.arch).items()}
     _check_rows(lut, original, checkpoint)
     from pruning.export import save_ir
@@ -78,9 +84,7 @@ def calibrate(checkpoint: Path, lut: Lut, spec: ModelSpec, keeps: Sequence[float
             model, _ = load_model(checkpoint)
             widths = prune_uniformly(model, config.arch, keep)
             fraction = lut.saved_fraction(original, widths, spec)
-            if fraction is None:
-                raise LutMismatch("the LUT's rows have no reference model: nothing to calibrate its fractions "
-                                  "against (profile with --reference)")
+            assert fraction is not None  # every row has its reference (`_check_rows`)
             fractions.append(fraction)
             xmls.append(save_ir(model, Path(tmp) / f"keep-{keep}" / "model.xml"))
             progress(f"keep {keep}: {sum(widths.values())} of {sum(original.values())} filters, "

@@ -169,7 +169,8 @@ def _add_calibrate_lut(p: argparse.ArgumentParser) -> None:
                    f"(default {','.join(map(str, DEFAULT_KEEPS))})")
     p.add_argument("--rounds", type=int, default=7, help="rounds of turns; each point is their median (default 7)")
     p.add_argument("--runs", type=int, default=60, help="timed inferences per model per round (default 60)")
-    p.add_argument("--out", type=Path, help="write the calibrated LUT here (default: back to --lut)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="write the calibrated LUT here (a new file: runs record the sha256 of the LUT they used)")
     p.set_defaults(run=_run_calibrate_lut)
 
 
@@ -182,9 +183,9 @@ def _run_calibrate_lut(args: argparse.Namespace) -> int:
     spec = read_spec(args.spec)
     lut = LayerLatency.load(args.lut, spec).lut
     calibration = calibrate(args.checkpoint, lut, spec, args.keep, args.rounds, args.runs)
-    save_lut(lut.model_copy(update={"calibration": calibration}), args.out or args.lut)
+    save_lut(lut.model_copy(update={"calibration": calibration}), args.out)
     print(json.dumps({"scale": round(calibration.scale, 4), "points": [p.model_dump() for p in calibration.points],
-                      "lut": str(args.out or args.lut)}))
+                      "lut": str(args.out)}))
     return 0
 
 

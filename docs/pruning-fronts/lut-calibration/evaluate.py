@@ -6,7 +6,8 @@ Checked on two sets nobody tuned the calibration to (it is fitted on uniform cut
 2. the deep variants an earlier session timed with the parent in one set of shuffled rounds, the LUT's
    own statistic (../lut-residual/{mobilenet,squeezenet-384x288}.txt: the rows' saved fraction and the
    measured one);
-3. that session's probe networks, timed in the same rounds (uniform and jittered +-30 % per layer).
+3. that session's probe networks, timed in the same rounds: jittered +-30 % per layer (no calibration
+   network is like them), and uniform (near-replicates of the calibration's own uniform cuts, listed apart).
 Error = estimated latency / measured latency - 1, where latency is the parent's x (1 - saved fraction).
 
     .venv/bin/python docs/pruning-fronts/lut-calibration/evaluate.py
@@ -57,13 +58,19 @@ def shipped(lut: Lut, spec_path: str, bench: Path, store: ModelStore) -> list[tu
     return rows
 
 
-def residual(lut: Lut, table: Path, probes: bool) -> list[tuple[str, float, float, float]]:
-    """(network, rows' fraction, calibrated fraction, measured fraction) of the earlier in-round variants,
-    or with `probes` of the probe networks."""
+def kind_of(network: str) -> str:
+    if not network.startswith("probe"):
+        return "variant"
+    return "uniform" if network.endswith("jitter 0.0") else "jittered"
+
+
+def residual(lut: Lut, table: Path, kind: str) -> list[tuple[str, float, float, float]]:
+    """(network, rows' fraction, calibrated fraction, measured fraction) of the earlier in-round networks
+    of `kind` (`kind_of`)."""
     rows = []
     for line in table.read_text().splitlines():
         match = re.match(r"\| ([^|]+?) \| ([\d.]+) \| ([\d.]+) \|", line)
-        if match and match.group(1).startswith("probe") == probes:
+        if match and kind_of(match.group(1)) == kind:
             fraction = float(match.group(2))
             rows.append((match.group(1), fraction, lut.calibration.apply(fraction), float(match.group(3))))
     return rows
@@ -90,11 +97,12 @@ def main() -> None:
             print(f"| {variant} | {1 / (1 - rows):.2f}x | {1 / (1 - cal):.2f}x | {app:.2f}x | {turns:.2f}x | "
                   + " | ".join(fmt(v) for v in found.values()) + " |")
         print("\n" + "; ".join(f"{key}: {within(values)}" for key, values in errors.items()) + "\n")
-        for probes, label in ((False, "earlier in-round variant"), (True, "earlier probe network")):
+        for kind, label in (("variant", "earlier in-round variant"), ("jittered", "earlier jittered probe"),
+                            ("uniform", "earlier uniform probe (a replicate of a calibration cut)")):
             print(f"| {label} | rows' fraction | calibrated | measured | rows error | calibrated error |")
             print("| --- | --- | --- | --- | --- | --- |")
             rows_errors, cal_errors = [], []
-            for network, rows, cal, measured in residual(lut, FRONTS / "lut-residual" / table, probes):
+            for network, rows, cal, measured in residual(lut, FRONTS / "lut-residual" / table, kind):
                 speedup = 1 / (1 - measured)
                 rows_errors.append(error(rows, speedup))
                 cal_errors.append(error(cal, speedup))
