@@ -65,7 +65,8 @@ class LayerLut(StrictModel):
 MAX_SAVED_FRACTION = 0.95
 """A calibrated estimate never says a variant saves more of its parent than this."""
 SCALE_RANGE = (0.5, 2.0)
-"""A calibration whose scale falls outside this measured noise, not the network, and is refused."""
+"""A calibration whose scale falls outside this more likely measured noise than the network
+(`headcount-prune calibrate-lut` warns); one at or below 0 is refused."""
 
 
 class CalibrationPoint(StrictModel):
@@ -90,12 +91,16 @@ class LutCalibration(StrictModel):
     created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
     @model_validator(mode="after")
-    def _plausible_scale(self) -> LutCalibration:
-        if not SCALE_RANGE[0] <= self.scale <= SCALE_RANGE[1]:
-            raise ValueError(f"the points give a scale of {self.scale:.3f}, outside {SCALE_RANGE}: whole models "
-                             "cannot save that differently from their rows; re-run calibrate-lut on a quieter machine "
-                             "or with more --rounds")
+    def _positive_scale(self) -> LutCalibration:
+        if self.scale <= 0:
+            raise ValueError(f"the points give a scale of {self.scale:.3f}: pruned models that saved nothing are "
+                             "noise; re-run calibrate-lut on a quieter machine or with more --rounds")
         return self
+
+    @property
+    def plausible(self) -> bool:
+        """Whether the scale is within `SCALE_RANGE`."""
+        return SCALE_RANGE[0] <= self.scale <= SCALE_RANGE[1]
 
     @property
     def scale(self) -> float:

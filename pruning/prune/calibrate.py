@@ -19,7 +19,7 @@ from pathlib import Path
 
 from agent.timing import interleaved_ms
 from models.layer_spec import ModelSpec
-from models.lut import CalibrationPoint, Lut, LutCalibration
+from models.lut import SCALE_RANGE, CalibrationPoint, Lut, LutCalibration
 from pruning.checkpoint import load_model
 from pruning.prune.lut import LutMismatch
 from pruning.prune.surgery import groups_of, prune_group
@@ -99,5 +99,9 @@ def calibrate(checkpoint: Path, lut: Lut, spec: ModelSpec, keeps: Sequence[float
     points = [CalibrationPoint(keep=keep, lut_fraction=round(fraction, 4),
                                measured_fraction=round(statistics.median(bucket), 4))
               for keep, fraction, bucket in zip(keeps, fractions, saved, strict=True)]
-    return LutCalibration(parent=str(checkpoint), points=points, rounds=rounds, runs=runs,
-                          threads=lut.thread_count)
+    calibration = LutCalibration(parent=str(checkpoint), points=points, rounds=rounds, runs=runs,
+                                 threads=lut.thread_count)
+    if not calibration.plausible:
+        progress(f"warning: scale {calibration.scale:.3f} is outside {SCALE_RANGE}, more likely noise than the "
+                 "network; re-run on a quieter machine or with more --rounds before relying on it")
+    return calibration
