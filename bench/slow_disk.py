@@ -23,16 +23,14 @@ from pathlib import Path
 from unittest import mock
 
 import paho.mqtt.client as paho
+from agent_overhead import clip_config
 
-from agent.config import AgentConfig, CameraConfig, ModelConfig, MqttConfig, QueueConfig
 from agent.daemon import Agent
 from agent.local_broker import LocalBroker
 from agent.outbox import CountOutbox
 from agent.pipeline import Emit
 from agent.topics import CountMessage, CrossingMessage
 from agent.totals import CameraTotals
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class CommitInCameraThread:
@@ -71,12 +69,7 @@ def run_once(port: int, seconds: float, writer: bool) -> dict[str, object]:
     client.subscribe("headcount/+/+/count", qos=1)
     client.loop_start()
     with tempfile.TemporaryDirectory() as tmp:
-        config = AgentConfig(
-            device_id="bench", mqtt=MqttConfig(host="127.0.0.1", port=port),
-            model=ModelConfig(store=ROOT / "models", name="person-ssdlite", version="1", devices=["CPU"]),
-            queue=QueueConfig(path=Path(tmp) / "queue.sqlite"),
-            cameras=[CameraConfig(name="clip", source=str(ROOT / "data" / "vtest.avi"), loop=True, realtime=True)],
-        )
+        config = clip_config(port, "person-ssdlite", "1", "CPU", Path(tmp), realtime=True)
         stop = threading.Event()
         patch = mock.patch("agent.daemon.CountWriter", CommitInCameraThread) if not writer else None
         if patch:

@@ -11,6 +11,7 @@ estimate is later judged on (fronts, the report) are not among them.
 
 from __future__ import annotations
 
+import copy
 import statistics
 import sys
 import tempfile
@@ -81,7 +82,7 @@ def calibrate(checkpoint: Path, lut: Lut, spec: ModelSpec, keeps: Sequence[float
         xmls = [save_ir(parent, Path(tmp) / "parent" / "model.xml")]
         fractions = []
         for keep in keeps:
-            model, _ = load_model(checkpoint)
+            model = copy.deepcopy(parent)
             widths = prune_uniformly(model, config.arch, keep)
             fraction = lut.saved_fraction(original, widths, spec)
             assert fraction is not None  # every row has its reference (`_check_rows`)
