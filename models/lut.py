@@ -6,6 +6,7 @@ table that a second run with the same spec, device and settings resumes.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +16,9 @@ from pydantic import Field, ValidationError, model_validator
 from models.base import StrictModel
 from models.layer_spec import LayerSpec, ModelSpec
 
-LUT_SCHEMA_VERSION = 1
+LUT_SCHEMA_VERSION = 2
+"""1: rows, steps and a reference; 2 added `calibration`. A file is written with the version of the code
+that wrote it, so an older checkout names the version it cannot read instead of an unknown field."""
 
 
 class LutPoint(StrictModel):
@@ -115,7 +118,8 @@ class LutCalibration(StrictModel):
 
 
 class Lut(StrictModel):
-    schema_version: int = LUT_SCHEMA_VERSION
+    schema_version: int = Field(default=LUT_SCHEMA_VERSION, ge=1, le=LUT_SCHEMA_VERSION,
+                                description="Version of the format the file was written in (`LUT_SCHEMA_VERSION`).")
     spec_model: str = Field(description="`model` field of the spec the table was measured for.")
     spec_sha256: str = Field(description="SHA-256 of the spec's canonical JSON; resuming requires a match.")
     device: str = Field(description="OpenVINO device name.")
@@ -253,16 +257,32 @@ def save_lut(lut: Lut, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(lut.model_dump_json() + "\n")  # compact: a full SSD table holds thousands of points
+    current = lut.model_copy(update={"schema_version": LUT_SCHEMA_VERSION})
+    tmp.write_text(current.model_dump_json() + "\n")  # compact: a full SSD table holds thousands of points
     os.replace(tmp, path)
 
 
 def load_lut(path: Path) -> Lut:
     try:
-        return Lut.model_validate_json(Path(path).read_text())
+        text = Path(path).read_text()
     except OSError as exc:
         raise LutError(f"{path}: cannot read ({exc})") from exc
+    version = _schema_version(text)
+    if version is not None and version > LUT_SCHEMA_VERSION:
+        raise LutError(f"{path}: LUT format version {version}, newer than this checkout reads "
+                       f"(up to {LUT_SCHEMA_VERSION}); update headcount to use it")
+    try:
+        return Lut.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise LutError(f"{path}: not a LUT ({where}: {first['msg']})") from exc
+
+
+def _schema_version(text: str) -> int | None:
+    """The file's `schema_version`, read before the rest (whose fields a newer version may have changed)."""
+    try:
+        version = json.loads(text).get("schema_version")
+    except (ValueError, AttributeError):
+        return None  # not JSON, or not an object: validation names the problem
+    return version if isinstance(version, int) else None

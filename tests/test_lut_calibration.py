@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from models.lut import MAX_SAVED_FRACTION, CalibrationPoint, Lut, LutCalibration, load_lut, save_lut
+from models.lut import (
+    LUT_SCHEMA_VERSION,
+    MAX_SAVED_FRACTION,
+    CalibrationPoint,
+    Lut,
+    LutCalibration,
+    LutError,
+    load_lut,
+    save_lut,
+)
 from pruning import checkpoint
 from pruning.cli import main as prune_main
 from pruning.prune.calibrate import calibrate, prune_uniformly
@@ -86,6 +95,23 @@ def test_a_calibrated_lut_round_trips(tmp_path: Path) -> None:
     lut = bilinear_lut(chain()).model_copy(update={"calibration": calibration((0.5, 0.6))})
     save_lut(lut, tmp_path / "lut.json")
     assert load_lut(tmp_path / "lut.json").calibration == lut.calibration
+
+
+def test_a_lut_is_written_in_the_current_format_and_older_ones_still_load(tmp_path: Path) -> None:
+    old = bilinear_lut(chain()).model_copy(update={"schema_version": 1})
+    (tmp_path / "old.json").write_text(old.model_dump_json())
+    assert load_lut(tmp_path / "old.json").schema_version == 1
+    save_lut(old, tmp_path / "new.json")
+    assert json.loads((tmp_path / "new.json").read_text())["schema_version"] == LUT_SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("unknown", [{}, {"renamed": 1}])
+def test_a_lut_from_a_newer_format_names_its_version(tmp_path: Path, unknown: dict[str, int]) -> None:
+    data = {**json.loads(bilinear_lut(chain()).model_dump_json()), "schema_version": LUT_SCHEMA_VERSION + 1,
+            **unknown}
+    (tmp_path / "lut.json").write_text(json.dumps(data))
+    with pytest.raises(LutError, match=f"format version {LUT_SCHEMA_VERSION + 1}, newer than this checkout"):
+        load_lut(tmp_path / "lut.json")
 
 
 @pytest.mark.parametrize("arch", ARCHS)
