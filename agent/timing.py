@@ -116,7 +116,7 @@ def time_interleaved(requests: list[ov.InferRequest], runs: int, warmup: int = 5
     running the models in turn exposes all of them to the same load, so their ratios stay meaningful.
     Turns, not single inferences: a model run right after another starts with the other's data in the
     caches, and one inference at a time read a deep variant's speedup a quarter below what the bench and
-    benchmark_app measure (docs/pruning.md, "Timing in turns, and what the agent sees at a camera's
+    benchmark_app measure (docs/pruning-journal.md, "Timing in turns, and what the agent sees at a camera's
     pace"). Within its turn a model runs back to back, as they time it. `burst=1, burst_warmup=0` is one
     inference at a time.
     """

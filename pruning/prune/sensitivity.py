@@ -9,8 +9,8 @@ in detection loss (`kind` "loss"), or how far the outputs move from the current 
 distillation distance, which a few images cannot make negative). Either is in one unit across layers,
 and divided by the LUT's time saved it is the cost of a millisecond in every layer alike. Measured on
 the deployed student it did worse than importance at depth: the loss right after a removal favours
-cutting a few layers deep, which the fine-tunes do not repair (docs/pruning.md, "Measured loss in place
-of importance"); it stays an option, off by default.
+cutting a few layers deep, which the fine-tunes do not repair (docs/pruning-journal.md,
+"Measured loss in place of importance"); it stays an option, off by default.
 
 `LossProbe` holds a fixed calibration set (images with their anchor targets matched once: anchors do not
 change with pruning) and caches each measurement per (layer, width): a step re-measures only the layers
