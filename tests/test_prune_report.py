@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from models.lut import CalibrationPoint, LutCalibration
+from models.manifest import CountingFigures
 from pruning.prune.report import (
     Row,
     layer_table,
@@ -75,10 +76,19 @@ def test_table_and_plots(tmp_path: Path) -> None:
     paced = rows()
     paced[1].paced_speedup = 1.4
     assert "| m@cp-2x | cluster | 2.0x | 5.00 | 2.00x | 1.40x | 79.50 |" in "\n".join(table(paced))
+    assert "| 0.600 | - | 1.00 |" in "\n".join(lines)  # no hand-label counts recorded: a dash
     assert plot_tradeoff(rows(), tmp_path / "r.png").stat().st_size > 1000
     lut = hand_lut([layer_lut("a", 8, 64, {16: 1.0, 32: 1.5, 64: 3.0}, [32])])
     assert "| a | 64 | 32 | 3.000 | 1.500 |" in "\n".join(layer_table(rows()[1], lut))
     assert plot_layers(rows()[1], lut, tmp_path / "l.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(("recall", "shown"), [(0.8333, "| 0.542, in/out 0.83 |"), (None, "| 0.542 |")])
+def test_table_shows_the_counts_on_hand_labels_where_recorded(recall: float | None, shown: str) -> None:
+    counted = rows()
+    counted[1].hand_counts = CountingFigures(labels="labels.json", frames="test part", count_mae=0.5417,
+                                             crossings_recall=recall)
+    assert f"| 79.50 | 0.600 {shown} 1.00 |" in "\n".join(table(counted))
 
 
 def test_cli_parses_the_pruning_commands() -> None:

@@ -4,7 +4,9 @@ Latency is the bench's p50 (batch 1, all variants in each run), the median over 
 variant's speedup is the median over runs of its parent's p50 / its p50 in the same run (a shared
 machine drifts between runs, less within one). Where the bench also timed inferences at a camera's
 pace (`paced_p50_ms`), the paced speedup is the same median of those. mAP@0.5 and count MAE are the bench's own
-accuracy figures when it was given `--accuracy`, else the manifest's (the variant's release). The LUT's
+accuracy figures when it was given `--accuracy`, else the manifest's (the variant's release); counts on hand
+labels (occupancy MAE, in/out recall) are the manifest's, where `headcount-agent count --labels --record` or
+`bench/counting.py --record` measured them. The LUT's
 estimate of a variant is the parent's p50 less the fraction of it the LUT's savings make (`Lut.estimate_ms`;
 a LUT profiled without a reference model: minus the savings in its own ms); without a LUT, the pruning
 loop's estimated speedup applied to the parent's p50.
@@ -19,6 +21,7 @@ from pathlib import Path
 from models.bench import BenchReport
 from models.layer_spec import ModelSpec, read_spec
 from models.lut import Lut, load_lut
+from models.manifest import CountingFigures
 from models.store import ModelStore
 from pruning.prune.fronts import Runs, plot_tradeoff, ratio_band, section
 
@@ -44,6 +47,8 @@ class Row:
     lut_ms: float | None = None
     parent_p50: float | None = None
     paced_speedup: float | None = None
+    hand_counts: CountingFigures | None = None
+    """Counting through the agent's path against hand labels, where the manifest records it."""
 
     @property
     def implied_ms(self) -> float:
@@ -67,7 +72,7 @@ def _row(result: object, store: ModelStore) -> Row:
                (100 * metrics.map50 if metrics.map50 is not None else None),
                acc.count_mae if acc else metrics.count_mae, metrics.flops, metrics.params, lut_speedup,
                details.get("filters_per_layer", {}), details.get("unpruned_filters_per_layer", {}),
-               parent=prov.parent if prov.kind == "pruning" else None)
+               parent=prov.parent if prov.kind == "pruning" else None, hand_counts=metrics.counting)
 
 
 def median_latency(runs: list[dict[str, float]], ref: str) -> float:
@@ -129,15 +134,22 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _hand(counts: CountingFigures | None) -> str:
+    if counts is None:
+        return "-"
+    recall = "" if counts.crossings_recall is None else f", in/out {counts.crossings_recall:.2f}"
+    return f"{counts.count_mae:.3f}{recall}"
+
+
 def table(rows: list[Row]) -> list[str]:
-    lines = ["| variant | method | target | p50 ms | speedup | paced speedup | mAP@0.5 | count MAE | GFLOPs | "
-             "params (M) | LUT est. ms | LUT error |", "|" + " --- |" * 12]
+    lines = ["| variant | method | target | p50 ms | speedup | paced speedup | mAP@0.5 | count MAE | hand labels: "
+             "count MAE, in/out recall | GFLOPs | params (M) | LUT est. ms | LUT error |", "|" + " --- |" * 13]
     for r in sorted(rows, key=lambda r: (r.name, r.method != "unpruned", r.method, -r.p50)):
         error = f"{100 * (r.lut_ms / r.implied_ms - 1):+.0f} %" if r.lut_ms else "-"
         speedup = "-" if r.method == "unpruned" else f"{r.speedup:.2f}x"
         paced = "-" if r.paced_speedup is None else f"{r.paced_speedup:.2f}x"
         lines.append(f"| {r.ref} | {r.method} | {r.target} | {r.p50:.2f} | {speedup} | {paced} | "
-                     f"{_fmt(r.map50, '.2f')} | {_fmt(r.count_mae, '.3f')} | "
+                     f"{_fmt(r.map50, '.2f')} | {_fmt(r.count_mae, '.3f')} | {_hand(r.hand_counts)} | "
                      f"{_fmt(r.flops and r.flops / 1e9, '.2f')} | {_fmt(r.params and r.params / 1e6, '.2f')} | "
                      f"{_fmt(r.lut_ms, '.2f')} | {error} |")
     return lines
