@@ -12,7 +12,7 @@ from pruning import checkpoint
 from pruning.architectures import build_model, config_of
 from pruning.prune.groups import PruneGroup
 from pruning.prune.importance import Taylor, WeightNorm, make_importance
-from pruning.prune.surgery import PruneStep, apply_step, groups_of, prune_group, replay
+from pruning.prune.surgery import PruneStep, apply_step, groups_of, prune_group, prune_to_widths, replay
 from pruning.ssd.ssd import SSD
 from tests.pruning_fixtures import ARCHS, TINY, tiny_config, tiny_model
 
@@ -91,6 +91,20 @@ def test_pruned_checkpoint_reloads_and_history_replays(arch: str, tmp_path: Path
     assert saved_config.widths == config_of(model, config).widths
     replayed = replay(build_model(config), arch, history)
     assert config_of(replayed, config).widths == saved_config.widths
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_prune_to_widths_keeps_the_first_filters_and_leaves_the_rest(arch: str) -> None:
+    model = tiny_model(arch)
+    original = {n: g.width for n, g in groups_of(model, arch).items()}
+    first, second = list(original)[:2]
+    weights = groups_of(model, arch)[first].root.conv.weight.detach().clone()
+    after = prune_to_widths(model, arch, {first: original[first] // 2, second: original[second] + 5})
+    assert after == {**original, first: original[first] // 2}  # a width above the layer's is left alone
+    kept = groups_of(model, arch)[first].root.conv.weight.detach()
+    assert torch.equal(kept, weights[: original[first] // 2])
+    with pytest.raises(ValueError, match="layer nope: not a prunable group"):
+        prune_to_widths(model, arch, {"nope": 4})
 
 
 def test_bad_drop_names_the_layer() -> None:

@@ -23,7 +23,7 @@ from models.layer_spec import ModelSpec
 from models.lut import SCALE_RANGE, CalibrationPoint, Lut, LutCalibration
 from pruning.checkpoint import load_model
 from pruning.prune.lut import LutMismatch
-from pruning.prune.surgery import groups_of, prune_group
+from pruning.prune.surgery import groups_of, prune_to_widths
 from pruning.ssd.ssd import SSD
 
 DEFAULT_KEEPS = (0.75, 0.5, 0.3, 0.2)
@@ -38,11 +38,8 @@ def prune_uniformly(model: SSD, arch: str, keep: float, min_width: int = 8) -> d
     the groups' widths after."""
     if not 0 < keep < 1:
         raise ValueError(f"keep {keep}: a fraction of the filters strictly between 0 and 1 is needed")
-    for name, width in {n: g.width for n, g in groups_of(model, arch).items()}.items():
-        target = min(width, max(min_width, round(width * keep)))
-        if target < width:
-            prune_group(groups_of(model, arch)[name], list(range(target, width)))
-    return {n: g.width for n, g in groups_of(model, arch).items()}
+    return prune_to_widths(model, arch, {n: max(min_width, round(g.width * keep))
+                                         for n, g in groups_of(model, arch).items()})
 
 
 def _check_rows(lut: Lut, original: dict[str, int], checkpoint: Path) -> None:

@@ -94,6 +94,23 @@ def groups_of(model: SSD, arch: str) -> dict[str, PruneGroup]:
     return prunable_groups(build_graph(model, arch))
 
 
+def prune_to_widths(model: SSD, arch: str, widths: dict[str, int]) -> dict[str, int]:
+    """Keep the first `widths[name]` filters of each named prunable group of `model`, in place (a width at
+    or above the group's leaves it alone); returns every group's width after. Latency depends on the
+    widths alone, so this is how a network of given widths is cut for timing (no fine-tuning).
+
+    Raises:
+        ValueError: a name that is not a prunable group of this model, or a width below 1.
+    """
+    for name, width in widths.items():
+        groups = groups_of(model, arch)
+        if name not in groups:
+            raise ValueError(f"layer {name}: not a prunable group of this {arch} model")
+        if width < groups[name].width:
+            prune_group(groups[name], list(range(max(width, 0), groups[name].width)))
+    return {n: g.width for n, g in groups_of(model, arch).items()}
+
+
 def apply_step(model: SSD, arch: str, step: PruneStep) -> list[int]:
     """Apply one history step to `model` in place; the group must exist and be prunable."""
     groups = groups_of(model, arch)

@@ -13,16 +13,13 @@ import json
 import statistics
 from pathlib import Path
 
+from models.bench import BenchReport
 from pruning.prune.fronts import family, ratio_band
+from pruning.prune.report import cpu_runs
 
 HERE = Path(__file__).resolve().parent
 PARENT = "ssd-mobilenet@1"
 EQUAL_MAP = 0.5
-
-
-def p50s(path: Path) -> dict[str, float]:
-    return {r["model"]: r["latency"]["p50_ms"] for r in json.loads(path.read_text())["results"]
-            if r["device"] == "CPU"}
 
 
 def figures() -> dict[str, tuple[str, float, bool]]:
@@ -38,7 +35,8 @@ def figures() -> dict[str, tuple[str, float, bool]]:
 
 
 def main() -> None:
-    runs = [p50s(path) for path in sorted((HERE / "bench").glob("bench-*.json"))]
+    runs = cpu_runs([BenchReport.model_validate_json(path.read_text())
+                     for path in sorted((HERE / "bench").glob("bench-*.json"))])
     known = figures()
     print(f"{len(runs)} bench runs; speedup = median over runs of {PARENT}'s p50 / the variant's (range)")
     speed = {}

@@ -3,9 +3,10 @@
 A network's latency depends on its layer widths, not on its weights (the premise of the LUT and of
 `calibrate-lut`), so a variant whose IR is gone (run stores are not committed) can be timed again from
 the widths its committed manifest records. Each replica keeps the first `w` filters of every prunable
-layer of the parent checkpoint (no fine-tuning), is exported as the variant's release path exports
-(`pruning.export.save_ir`, FP16), and goes into a run store under the variant's own version with the
-committed manifest's figures (mAP, counts) and provenance, `details.width_replica` saying what it is.
+layer of the parent checkpoint (`surgery.prune_to_widths`, no fine-tuning), is exported as the
+variant's release path exports (`pruning.export.save_ir`, FP16), and goes into a run store under the
+variant's own version with the committed manifest's figures (mAP, counts) and provenance,
+`details.width_replica` saying what it is.
 Its accuracy as a network is not the variant's: only its latency stands for it.
 
     .venv/bin/python docs/pruning-fronts/conventional-front/replica.py --store runs/v17/store \
@@ -15,7 +16,6 @@ Its accuracy as a network is not the variant's: only its latency stands for it.
 from __future__ import annotations
 
 import argparse
-import copy
 import tempfile
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from models.manifest import Manifest
 from models.store import ModelStore
 from pruning.checkpoint import load_model
 from pruning.export import save_ir
-from pruning.prune.surgery import groups_of, prune_group
+from pruning.prune.surgery import groups_of, prune_to_widths
 
 ROOT = Path(__file__).resolve().parents[3]
 CHECKPOINTS = {"ssdlite-mobilenet-v2": ROOT / "pruning" / "checkpoints" / "ssd-mobilenet.pt"}
@@ -33,16 +33,11 @@ def replicate(manifest_path: Path, store: ModelStore) -> str:
     manifest = Manifest.model_validate_json(manifest_path.read_text())
     details = manifest.provenance.details
     widths: dict[str, int] = details["filters_per_layer"]
-    parent, config = load_model(CHECKPOINTS[manifest.architecture])
-    model = copy.deepcopy(parent)
+    model, config = load_model(CHECKPOINTS[manifest.architecture])
     original = {n: g.width for n, g in groups_of(model, config.arch).items()}
     if original != details["unpruned_filters_per_layer"]:
         raise ValueError(f"{manifest_path}: its parent's widths are not {CHECKPOINTS[manifest.architecture]}'s")
-    for name, width in widths.items():
-        group = groups_of(model, config.arch)[name]
-        if width < group.width:
-            prune_group(group, list(range(width, group.width)))
-    cut = {n: g.width for n, g in groups_of(model, config.arch).items()}
+    cut = prune_to_widths(model, config.arch, widths)
     assert all(cut[n] == w for n, w in widths.items()), "the replica's widths differ from the manifest's"
     note = (f"width replica for timing: the first filters of every layer of {CHECKPOINTS[manifest.architecture].name} "
             f"cut to the widths of {manifest_path.name}, no fine-tuning; its figures are the variant's, its "
