@@ -2,12 +2,15 @@
 variants of two methods within 0.5 point of mAP with its per-run latency ratio and 90 % interval
 (`pruning.prune.fronts.ratio_band`, as the report judges). From the committed bench JSONs and manifests;
 no timing here. Replicas (`replica.py`) carry their variant's figures and a latency of their own widths.
+A folder of evidence holds `manifests/*.manifest.json` and `bench/bench-*.json`; the default is this one.
 
     .venv/bin/python docs/pruning-fronts/conventional-front/pairs.py   # -> pairs.txt
+    .venv/bin/python docs/pruning-fronts/conventional-front/pairs.py docs/pruning-fronts/three-fronts
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import statistics
@@ -22,10 +25,10 @@ PARENT = "ssd-mobilenet@1"
 EQUAL_MAP = 0.5
 
 
-def figures() -> dict[str, tuple[str, float, bool]]:
-    """ref -> (method family, mAP@0.5, replica?) from the manifests committed beside this script."""
+def figures(folder: Path) -> dict[str, tuple[str, float, bool]]:
+    """ref -> (method family, mAP@0.5, replica?) from the manifests committed in `folder`."""
     found = {}
-    for path in sorted((HERE / "manifests").glob("*.manifest.json")):
+    for path in sorted((folder / "manifests").glob("*.manifest.json")):
         m = json.loads(path.read_text())
         prov = m["provenance"]
         method = family(prov["method"]) if prov["kind"] == "pruning" else "unpruned"
@@ -35,9 +38,12 @@ def figures() -> dict[str, tuple[str, float, bool]]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, nargs="?", default=HERE, help="evidence folder (default: this one)")
+    folder = parser.parse_args().folder
     runs = cpu_runs([BenchReport.model_validate_json(path.read_text())
-                     for path in sorted((HERE / "bench").glob("bench-*.json"))])
-    known = figures()
+                     for path in sorted((folder / "bench").glob("bench-*.json"))])
+    known = figures(folder)
     print(f"{len(runs)} bench runs; speedup = median over runs of {PARENT}'s p50 / the variant's (range)")
     speed = {}
     for ref, (method, map50, replica) in sorted(known.items(), key=lambda kv: kv[1][1], reverse=True):
