@@ -23,6 +23,9 @@ from pruning.prune.report import cpu_runs
 HERE = Path(__file__).resolve().parent
 PARENT = "ssd-mobilenet@1"
 EQUAL_MAP = 0.5
+# (width replica, real IR of the same widths, what that is): one network timed under two names
+CONTROLS = (("ssd-mobilenet@c43-end", "ssd-mobilenet@cp-4.7x", "cp-4.7x's model.xml, other weights"),
+            ("ssd-mobilenet@h43-end", "ssd-mobilenet@h43s1-end", "h43s1-end's widths, other weights"))
 
 
 def figures(folder: Path) -> dict[str, tuple[str, float, bool]]:
@@ -61,12 +64,11 @@ def main() -> None:
         band = ratio_band(runs, first, second)
         print(f"  {first} ({known[first][0]}, {known[first][1]:.2f}) / {second} ({known[second][0]}, "
               f"{known[second][1]:.2f}): " + (band.describe() if band else "too few runs"))
-    control = [run["ssd-mobilenet@c43-end"] / run["ssd-mobilenet@cp-4.7x"] for run in runs
-               if "ssd-mobilenet@c43-end" in run and "ssd-mobilenet@cp-4.7x" in run]
-    if control:
-        print(f"\ncontrol: the replica c43-end (cp-4.7x's model.xml, other weights) / cp-4.7x: median "
-              f"{statistics.median(control):.2f}, runs {', '.join(f'{r:.2f}' for r in control)}")
-
+    for replica, real, what in CONTROLS:
+        control = [run[replica] / run[real] for run in runs if replica in run and real in run]
+        if control:
+            print(f"\ncontrol: the replica {replica.split('@')[1]} ({what}) / {real.split('@')[1]}: median "
+                  f"{statistics.median(control):.2f}, runs {', '.join(f'{r:.2f}' for r in control)}")
 
 if __name__ == "__main__":
     main()
