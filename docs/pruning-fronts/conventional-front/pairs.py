@@ -70,5 +70,6 @@ def main() -> None:
             print(f"\ncontrol: the replica {replica.split('@')[1]} ({what}) / {real.split('@')[1]}: median "
                   f"{statistics.median(control):.2f}, runs {', '.join(f'{r:.2f}' for r in control)}")
 
+
 if __name__ == "__main__":
     main()
