@@ -64,6 +64,9 @@ class BenchResult(StrictModel):
     compile_s: float = Field(ge=0, description="Read + preprocessing + compile with the LATENCY hint.")
     first_inference_ms: float = Field(gt=0, description="First inference after compiling (cold).")
     latency: LatencyStats = Field(description="Device inference only (request.infer on a prepared tensor).")
+    latency_in_turns: bool = Field(
+        default=False, description="True when the latency was timed in turns with the run's other variants on "
+        "this device (--turns), so ratios between them hold under a drifting load; False: alone, back to back.")
     pipeline_p50_ms: float = Field(gt=0, description="Median of resize + infer + decode on a real frame.")
     paced_p50_ms: float | None = Field(
         default=None, gt=0, description="Median of the same inference started once per frame period of a "

@@ -53,6 +53,7 @@ def test_fields_are_sane(result: BenchResult) -> None:
     assert result.threads is not None and result.threads >= 1
     assert result.energy_per_inference_j == pytest.approx(2.0 / FAST.iterations)
     assert result.avg_power_w == pytest.approx(4.0) and result.power_reason is None
+    assert not result.latency_in_turns
 
 
 def test_json_round_trips_through_the_schema(result: BenchResult) -> None:
@@ -100,6 +101,20 @@ def test_cli_writes_outputs_and_publishes(tmp_path: Path, broker, subscribe) -> 
     assert subscriber.wait_for(lambda s: s.payloads("/bench"), timeout=10)
     assert BenchResult.model_validate(json.loads(subscriber.payloads("/bench")[0])) == measured
     assert not subscriber.payloads("/available")  # the bench never touches the agent's availability
+
+
+def test_turns_times_every_variant_of_a_device_in_turns(tmp_path: Path) -> None:
+    models = ["person-ssdlite@1", "ssd-mobilenet@cp-4.7x"]
+    code = main(["bench", "--store", str(STORE), "--models", *models, "--devices", "CPU", "--turns",
+                 "--iterations", "40", "--warmup", "1", "--throughput-s", "0.3", "--paced-runs", "0",
+                 "--sysfs", str(tmp_path), "--json", str(tmp_path / "bench.json"), "--markdown", str(tmp_path / "md")])
+    assert code == exit_codes.OK
+    results = BenchReport.model_validate_json((tmp_path / "bench.json").read_text()).results
+    assert [r.model for r in results] == models
+    for measured in results:
+        assert measured.latency_in_turns and measured.latency.iterations == 40
+        assert measured.energy_per_inference_j is None and "in turns" in measured.power_reason
+        assert measured.throughput.fps > 0 and measured.pipeline_p50_ms > 0
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--devices", nargs="+", metavar="DEVICE", help="OpenVINO devices (default: all available)")
     p.add_argument("--iterations", type=positive, default=300, help="latency runs per pair (default 300)")
     p.add_argument("--warmup", type=int, default=10, help="runs before timing latency (default 10)")
+    p.add_argument("--turns", action="store_true",
+                   help="time the latency of all variants of a device in turns (10 untimed, then up to 30 timed "
+                        "inferences a turn) so their ratios hold while the machine's speed drifts; no energy")
     p.add_argument("--throughput-s", type=_positive_float, default=10.0,
                    help="seconds of async throughput (default 10)")
     p.add_argument("--paced-runs", type=_runs, default=30,

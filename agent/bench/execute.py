@@ -15,7 +15,7 @@ import openvino as ov
 from agent import exit_codes
 from agent.bench.plan import Pair
 from agent.bench.report import markdown_table, plot
-from agent.bench.runner import BenchSettings, bench_pair
+from agent.bench.runner import BenchSettings, bench_pair, time_in_turns
 from agent.config import AgentConfig
 from agent.power import PowerMeter
 from models.bench import BenchReport, BenchResult
@@ -33,10 +33,16 @@ def _measure(args: argparse.Namespace, pairs: list[Pair], frame: np.ndarray, met
     settings = BenchSettings(iterations=args.iterations, warmup=args.warmup, throughput_s=args.throughput_s,
                              score_threshold=args.score_threshold, paced_runs=args.paced_runs,
                              pace_fps=args.pace_fps)
+    in_turns: list[list[float] | None] = [None] * len(pairs)
+    if args.turns:
+        _say(f"timing the latency of {len(pairs)} pairs in turns ({args.iterations} inferences each) ...")
+        started = time.perf_counter()
+        in_turns = list(time_in_turns(core, [(pair.stored, pair.device) for pair in pairs], frame, settings))
+        _say(f"timed in turns in {time.perf_counter() - started:.0f} s")
     results, started = [], time.perf_counter()
     for index, pair in enumerate(pairs, 1):
         _say(f"[{index}/{len(pairs)}] {pair.stored.manifest.ref} on {pair.device} ...")
-        result, detector = bench_pair(core, pair.stored, pair.device, frame, meter, settings)
+        result, detector = bench_pair(core, pair.stored, pair.device, frame, meter, settings, in_turns[index - 1])
         if args.accuracy:
             accuracy = evaluate(detector, args.accuracy, args.label, args.score_threshold, args.accuracy_limit)
             result = result.model_copy(update={"accuracy": accuracy})

@@ -17,8 +17,8 @@ import openvino as ov
 
 from agent.bench.resources import ResourceMonitor
 from agent.detector import Detector
-from agent.power import PowerMeter
-from agent.timing import reported, reported_int, time_inferences, time_paced
+from agent.power import EnergyReading, PowerMeter
+from agent.timing import reported, reported_int, time_inferences, time_interleaved, time_paced
 from models.bench import BenchResult, LatencyStats, ThroughputStats
 from models.store import StoredModel
 
@@ -74,19 +74,49 @@ def time_throughput(core: ov.Core, stored: StoredModel, device: str, tensor: ov.
                            frames=frames, seconds=round(elapsed, 3))
 
 
+def latency_detector(core: ov.Core, stored: StoredModel, device: str, frame: np.ndarray
+                     ) -> tuple[Detector, ov.InferRequest, ov.Tensor]:
+    """The agent's detector compiled with the LATENCY hint, an infer request and the prepared frame."""
+    detector = Detector.open(stored, device, core, {"PERFORMANCE_HINT": "LATENCY"})
+    return detector, detector.compiled.create_infer_request(), input_tensor(detector, frame)
+
+
+def time_in_turns(core: ov.Core, pairs: list[tuple[StoredModel, str]], frame: np.ndarray,
+                  settings: BenchSettings) -> list[list[float]]:
+    """Latency samples of every (model, device) pair, the models of each device taking turns.
+
+    Each device's models are compiled together and timed by `agent.timing.time_interleaved` (a turn is
+    `BURST_WARMUP` untimed inferences, then up to `BURST` timed ones), so all of them meet the same load
+    and the ratios between them hold on a machine whose speed drifts while the run goes on."""
+    samples: list[list[float]] = [[] for _ in pairs]
+    for device in dict.fromkeys(device for _, device in pairs):
+        indices = [i for i, (_, d) in enumerate(pairs) if d == device]
+        detectors, requests = [], []
+        for i in indices:
+            detector, request, tensor = latency_detector(core, pairs[i][0], device, frame)
+            request.set_input_tensor(tensor)
+            detectors.append(detector)
+            requests.append(request)
+        timed = time_interleaved(requests, settings.iterations, settings.warmup)
+        for i, seconds in zip(indices, timed, strict=True):
+            samples[i] = seconds
+    return samples
+
+
 def bench_pair(core: ov.Core, stored: StoredModel, device: str, frame: np.ndarray, meter: PowerMeter,
-               settings: BenchSettings) -> tuple[BenchResult, Detector]:
-    """Measure one (model, device) pair; also returns the latency-compiled detector (for accuracy)."""
+               settings: BenchSettings, in_turns: list[float] | None = None) -> tuple[BenchResult, Detector]:
+    """Measure one (model, device) pair; also returns the latency-compiled detector (for accuracy).
+
+    `in_turns`: latency samples already timed in turns with other models (`time_in_turns`); the pair's
+    own latency run and its energy are then skipped (energy cannot be told apart per model in turns)."""
     with ResourceMonitor() as monitor:
-        detector = Detector.open(stored, device, core, {"PERFORMANCE_HINT": "LATENCY"})
-        tensor = input_tensor(detector, frame)
-        request = detector.compiled.create_infer_request()
+        detector, request, tensor = latency_detector(core, stored, device, frame)
         started = time.perf_counter()
         request.infer({0: tensor})
         first_ms = (time.perf_counter() - started) * 1e3
         mark = meter.mark()
-        samples = time_latency(request, tensor, settings)
-        energy = meter.since(mark)
+        samples = in_turns if in_turns is not None else time_latency(request, tensor, settings)
+        energy = meter.since(mark) if in_turns is None else EnergyReading(None, None, 0.0)
         paced = time_paced(request, settings.paced_runs, 1 / settings.pace_fps)
         session = detector.session()
         pipeline = [session.run(frame, settings.score_threshold)[1] for _ in range(settings.pipeline_runs)]
@@ -98,13 +128,14 @@ def bench_pair(core: ov.Core, stored: StoredModel, device: str, frame: np.ndarra
         precision=reported(detector.compiled, "INFERENCE_PRECISION_HINT"),
         threads=reported_int(detector.compiled, "INFERENCE_NUM_THREADS"), openvino=ov.get_version(),
         compile_s=round(detector.compile_s, 4), first_inference_ms=round(first_ms, 3),
-        latency=percentiles(samples),
+        latency=percentiles(samples), latency_in_turns=in_turns is not None,
         pipeline_p50_ms=round(float(np.median([t.preprocess + t.infer + t.postprocess for t in pipeline])) * 1e3, 3),
         paced_p50_ms=round(float(np.median(paced)) * 1e3, 4) if paced else None,
         pace_fps=settings.pace_fps if paced else None,
         throughput=throughput, cpu_percent=monitor.use.cpu_percent, peak_rss_mb=monitor.use.peak_rss_mb,
         energy_per_inference_j=None if per_inference is None else round(per_inference, 6),
         avg_power_w=None if energy.watts is None else round(energy.watts, 3),
-        power_source=meter.source, power_reason=None if energy.joules is not None else meter.reason,
+        power_source=meter.source, power_reason=None if energy.joules is not None else (
+            meter.reason if in_turns is None else "latency timed in turns: no energy per model"),
     )
     return result, detector
