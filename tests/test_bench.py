@@ -105,9 +105,9 @@ def test_cli_writes_outputs_and_publishes(tmp_path: Path, broker, subscribe) -> 
 
 def test_turns_times_every_variant_of_a_device_in_turns(tmp_path: Path) -> None:
     models = ["person-ssdlite@1", "ssd-mobilenet@cp-4.7x"]
-    code = main(["bench", "--store", str(STORE), "--models", *models, "--devices", "CPU", "--turns",
-                 "--iterations", "40", "--warmup", "1", "--throughput-s", "0.3", "--paced-runs", "0",
-                 "--sysfs", str(tmp_path), "--json", str(tmp_path / "bench.json"), "--markdown", str(tmp_path / "md")])
+    code = main(["bench", "--store", str(STORE), "--models", *models, "--devices", "CPU", "--turns", "--turn-runs",
+                 "15", "--iterations", "40", "--warmup", "1", "--throughput-s", "0.3", "--paced-runs", "0", "--sysfs",
+                 str(tmp_path), "--json", str(tmp_path / "bench.json"), "--markdown", str(tmp_path / "md")])
     assert code == exit_codes.OK
     results = BenchReport.model_validate_json((tmp_path / "bench.json").read_text()).results
     assert [r.model for r in results] == models
@@ -129,7 +129,7 @@ def test_bad_input_exits_78(argv: list[str], message: str, capsys: pytest.Captur
 
 @pytest.mark.parametrize(("option", "value", "message"),
                          [("--paced-runs", "-1", "expected 0 (none) or a number of runs"),
-                          ("--pace-fps", "0", "must be above 0")])
+                          ("--pace-fps", "0", "must be above 0"), ("--turn-runs", "0", "must be at least 1")])
 def test_bad_pacing_is_refused_before_anything_runs(option: str, value: str, message: str,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:

@@ -14,6 +14,7 @@ import numpy as np
 
 from agent import exit_codes
 from agent.profile.cli import positive
+from agent.timing import BURST
 
 
 def _positive_float(text: str) -> float:
@@ -45,8 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--iterations", type=positive, default=300, help="latency runs per pair (default 300)")
     p.add_argument("--warmup", type=int, default=10, help="runs before timing latency (default 10)")
     p.add_argument("--turns", action="store_true",
-                   help="time the latency of all variants of a device in turns (10 untimed, then up to 30 timed "
+                   help="time the latency of all variants of a device in turns (10 untimed, then --turn-runs timed "
                         "inferences a turn) so their ratios hold while the machine's speed drifts; no energy")
+    p.add_argument("--turn-runs", type=positive, default=BURST,
+                   help=f"timed inferences per turn with --turns (default {BURST}; 10 follows faster drift)")
     p.add_argument("--throughput-s", type=_positive_float, default=10.0,
                    help="seconds of async throughput (default 10)")
     p.add_argument("--paced-runs", type=_runs, default=30,

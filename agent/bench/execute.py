@@ -32,7 +32,7 @@ def _measure(args: argparse.Namespace, pairs: list[Pair], frame: np.ndarray, met
     core = ov.Core()
     settings = BenchSettings(iterations=args.iterations, warmup=args.warmup, throughput_s=args.throughput_s,
                              score_threshold=args.score_threshold, paced_runs=args.paced_runs,
-                             pace_fps=args.pace_fps)
+                             pace_fps=args.pace_fps, turn_runs=args.turn_runs)
     in_turns: list[list[float] | None] = [None] * len(pairs)
     if args.turns:
         _say(f"timing the latency of {len(pairs)} pairs in turns ({args.iterations} inferences each) ...")

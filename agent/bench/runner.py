@@ -18,7 +18,7 @@ import openvino as ov
 from agent.bench.resources import ResourceMonitor
 from agent.detector import Detector
 from agent.power import EnergyReading, PowerMeter
-from agent.timing import reported, reported_int, time_inferences, time_interleaved, time_paced
+from agent.timing import BURST, reported, reported_int, time_inferences, time_interleaved, time_paced
 from models.bench import BenchResult, LatencyStats, ThroughputStats
 from models.store import StoredModel
 
@@ -33,6 +33,8 @@ class BenchSettings:
     paced_runs: int = 30
     """Inferences at a camera's pace (`agent.timing.time_paced`); 0: none."""
     pace_fps: float = 10.0
+    turn_runs: int = BURST
+    """Timed inferences of a model in each of its turns (`time_in_turns`)."""
 
 
 def percentiles(seconds: list[float]) -> LatencyStats:
@@ -86,8 +88,9 @@ def time_in_turns(core: ov.Core, pairs: list[tuple[StoredModel, str]], frame: np
     """Latency samples of every (model, device) pair, the models of each device taking turns.
 
     Each device's models are compiled together and timed by `agent.timing.time_interleaved` (a turn is
-    `BURST_WARMUP` untimed inferences, then up to `BURST` timed ones), so all of them meet the same load
-    and the ratios between them hold on a machine whose speed drifts while the run goes on."""
+    `BURST_WARMUP` untimed inferences, then up to `settings.turn_runs` timed ones), so all of them meet the
+    same load and the ratios between them hold on a machine whose speed drifts while the run goes on.
+    Shorter turns follow faster drift (docs/measuring.md)."""
     samples: list[list[float]] = [[] for _ in pairs]
     for device in dict.fromkeys(device for _, device in pairs):
         indices = [i for i, (_, d) in enumerate(pairs) if d == device]
@@ -97,7 +100,7 @@ def time_in_turns(core: ov.Core, pairs: list[tuple[StoredModel, str]], frame: np
             request.set_input_tensor(tensor)
             detectors.append(detector)
             requests.append(request)
-        timed = time_interleaved(requests, settings.iterations, settings.warmup)
+        timed = time_interleaved(requests, settings.iterations, settings.warmup, burst=settings.turn_runs)
         for i, seconds in zip(indices, timed, strict=True):
             samples[i] = seconds
     return samples

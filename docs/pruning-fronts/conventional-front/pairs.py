@@ -3,9 +3,12 @@ variants of two methods within 0.5 point of mAP with its per-run latency ratio a
 (`pruning.prune.fronts.ratio_band`, as the report judges). From the committed bench JSONs and manifests;
 no timing here. Replicas (`replica.py`) carry their variant's figures and a latency of their own widths.
 A folder of evidence holds `manifests/*.manifest.json` and `bench/bench-*.json`; the default is this one.
+`--bench` pools the runs of other folders of bench JSONs (the same IRs benched again) in place of `bench/`.
 
     .venv/bin/python docs/pruning-fronts/conventional-front/pairs.py   # -> pairs.txt
     .venv/bin/python docs/pruning-fronts/conventional-front/pairs.py docs/pruning-fronts/three-fronts
+    F=docs/pruning-fronts/three-fronts; .venv/bin/python docs/pruning-fronts/conventional-front/pairs.py $F \
+        --bench $F/bench $F/bench-quiet $F/bench-turns   # -> three-fronts/pairs-18.txt
 """
 
 from __future__ import annotations
@@ -43,9 +46,11 @@ def figures(folder: Path) -> dict[str, tuple[str, float, bool]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, nargs="?", default=HERE, help="evidence folder (default: this one)")
-    folder = parser.parse_args().folder
+    parser.add_argument("--bench", type=Path, nargs="+", help="folders of bench JSONs to pool (default: FOLDER/bench)")
+    args = parser.parse_args()
+    folder = args.folder
     runs = cpu_runs([BenchReport.model_validate_json(path.read_text())
-                     for path in sorted((folder / "bench").glob("bench-*.json"))])
+                     for bench in args.bench or [folder / "bench"] for path in sorted(bench.glob("bench-*.json"))])
     known = figures(folder)
     print(f"{len(runs)} bench runs; speedup = median over runs of {PARENT}'s p50 / the variant's (range)")
     speed = {}
