@@ -94,7 +94,7 @@ def time_in_turns(core: ov.Core, pairs: list[tuple[StoredModel, str]], frame: np
     samples: list[list[float]] = [[] for _ in pairs]
     for device in dict.fromkeys(device for _, device in pairs):
         indices = [i for i, (_, d) in enumerate(pairs) if d == device]
-        detectors, requests = [], []
+        detectors, requests = [], []  # the detectors stay referenced while their requests run
         for i in indices:
             detector, request, tensor = latency_detector(core, pairs[i][0], device, frame)
             request.set_input_tensor(tensor)
