@@ -37,6 +37,7 @@ from agent.devices import choose_device, is_available, next_device, runs_precisi
 from agent.pipeline import ActiveModel, CameraWorker, RunningModel, count_threshold
 from agent.precompile import precompile
 from agent.snapshot import SnapshotUnavailable
+from models.lut import UNIFORM_METHOD
 from models.store import ModelStore, ModelStoreError, StoredModel
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,9 @@ def prepare_model(store: ModelStore, core: ov.Core, config: ModelConfig, name: s
         stored = store.load(name, version)
     except ModelStoreError as exc:
         raise ModelUnusable(str(exc)) from None
+    if stored.manifest.provenance.method == UNIFORM_METHOD:
+        raise ModelUnusable(f"{stored.manifest.ref} is a latency-calibration cut (`calibrate-lut --store`): not "
+                            "fine-tuned, it counts nothing; bench it, deploy a pruned variant")
     class_id = check_label_id(stored, config.label)
     available = core.available_devices
     precision = stored.manifest.precision

@@ -67,6 +67,9 @@ class LayerLut(StrictModel):
 
 MAX_SAVED_FRACTION = 0.95
 """A calibrated estimate never says a variant saves more of its parent than this."""
+UNIFORM_METHOD = "uniform"
+"""The provenance method of a calibration cut in the store (`headcount-prune calibrate-lut --store`): every
+prunable layer keeps the same fraction of its filters, not fine-tuned, timed only to calibrate the LUT."""
 SCALE_RANGE = (0.5, 2.0)
 """A calibration whose scale falls outside this more likely measured noise than the network
 (`headcount-prune calibrate-lut` warns); one at or below 0 is refused."""

@@ -20,6 +20,7 @@ from models.lut import (
     save_lut,
 )
 from pruning import checkpoint
+from pruning.cli import EXIT_STORE
 from pruning.cli import main as prune_main
 from pruning.prune.calibrate import calibrate, prune_uniformly
 from pruning.prune.lut import LutMismatch
@@ -192,3 +193,38 @@ def test_calibrate_lut_command_adds_the_calibration_and_keeps_the_rows(parent: P
     assert load_lut(tmp_path / "lut.json").calibration is None  # --out leaves the source as it was
     assert prune_main([*args, "--keep", "1.5", "--out", str(tmp_path / "never.json")]) == 1
     assert "strictly between 0 and 1" in capsys.readouterr().err
+
+
+def test_calibrate_lut_store_writes_the_cuts_beside_their_parent(parent: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`--store`: the cuts go into the store for the bench, with the widths and the rows' saving the report
+    fits from; they load like any variant (files verified) and say they are not for counting."""
+    from models.store import ModelStore
+    from pruning.release import build_manifest, export_to_store
+
+    model, config = checkpoint.load_model(parent)
+    store = ModelStore(tmp_path / "store")
+    export_to_store(model, build_manifest("m", "1", config, parent, {}), store)
+    lut, spec = referenced_lut(), to_spec(build_graph(tiny_model(), "ssd-mobilenet"), "ssd-mobilenet")
+    save_lut(lut, tmp_path / "lut.json")
+    (tmp_path / "spec.json").write_text(spec.model_dump_json())
+    args = ["calibrate-lut", "--lut", str(tmp_path / "lut.json"), "--checkpoint", str(parent),
+            "--spec", str(tmp_path / "spec.json"), "--keep", "0.5,0.25", "--store", str(store.root)]
+    assert prune_main([*args, "--parent", "m@1"]) == 0
+    assert json.loads(capsys.readouterr().out)["stored"] == ["m@uniform-0.5", "m@uniform-0.25"]
+    original = {n: g.width for n, g in groups_of(tiny_model(), "ssd-mobilenet").items()}
+    for keep in (0.5, 0.25):
+        prov = store.load("m", f"uniform-{keep:g}").manifest.provenance
+        assert (prov.kind, prov.method, prov.parent) == ("pruning", "uniform", "m@1")
+        assert prov.details["keep"] == keep and prov.details["unpruned_filters_per_layer"] == original
+        assert prov.details["filters_per_layer"] == prune_uniformly(tiny_model(), "ssd-mobilenet", keep)
+        assert prov.details["lut"]["saved_fraction"] == pytest.approx(
+            lut.saved_fraction(original, prov.details["filters_per_layer"], spec), abs=1e-4)
+        assert "do not deploy" in prov.details["role"]
+    assert prune_main([*args, "--parent", "m@1"]) == EXIT_STORE  # taken
+    assert "m@uniform-0.5 already exists" in capsys.readouterr().err
+    assert prune_main([*args, "--parent", "m@1", "--overwrite", "--keep", "0.5"]) == 0
+    assert prune_main([*args, "--parent", "m@2"]) == EXIT_STORE
+    assert "model m@2 not found" in capsys.readouterr().err
+    assert prune_main(args) == 1
+    assert "--store needs --parent NAME@VERSION" in capsys.readouterr().err

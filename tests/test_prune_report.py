@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from models.lut import CalibrationPoint, LutCalibration
+from models.lut import CalibrationPoint, Lut, LutCalibration
 from models.manifest import CountingFigures
 from pruning.prune.report import (
     Row,
+    add_estimates,
+    bench_calibrations,
+    fit_calibration,
     layer_table,
     lut_check,
     median_latency,
@@ -147,3 +151,72 @@ def test_lut_check_times_parent_and_variants_with_the_lut_statistic(tmp_path: Pa
     parent_ms, est_ms = float(cells[2]), float(cells[4])
     assert parent_ms > 0 and abs(est_ms - (parent_ms - 2.0)) < 0.011
     assert cells[5].endswith("%") and cells[6].endswith("x")
+
+
+def referenced(lut: Lut, reference_ms: float) -> Lut:
+    """`lut` as `profile --reference` writes it: every row with the whole model's latency beside it."""
+    return lut.model_copy(update={"layers": {n: row.model_copy(update={"reference_ms": reference_ms})
+                                             for n, row in lut.layers.items()}})
+
+
+def cut_lut() -> Lut:
+    """One layer of 64 filters: 3.0 ms whole, 1.5 ms at 32, 1.0 ms at 16; the whole model 10 ms."""
+    return referenced(hand_lut([layer_lut("a", 3, 64, {16: 1.0, 32: 1.5, 64: 3.0}, [16, 32])]), 10.0)
+
+
+def cut(keep: float, width: int, saved: float) -> Row:
+    """A calibration cut of m@1 (10 ms) that measured `saved` of its parent in the bench."""
+    speedup = 1 / (1 - saved)
+    return Row(f"m@uniform-{keep:g}", "m", "uniform", "-", 10.0 / speedup, None, None, None, None,
+               widths={"a": width}, original={"a": 64}, speedup=speedup, parent="m@1", parent_p50=10.0, keep=keep)
+
+
+def test_cuts_timed_in_the_bench_fit_the_calibration() -> None:
+    """The rows say the cuts save 0.15 (32 filters) and 0.20 (16); they saved 0.18 and 0.24: scale 1.2,
+    and a variant at 16 filters is then estimated at 10 x (1 - 0.24) ms."""
+    cuts = [cut(0.5, 32, 0.18), cut(0.25, 16, 0.24)]
+    fitted = fit_calibration(cuts, {c.ref: c.speedup for c in cuts}, cut_lut(), None, "m@1", rounds=6, runs=300)
+    assert fitted is not None and fitted.scale == pytest.approx(1.2, abs=1e-3)
+    assert [p.keep for p in fitted.points] == [0.5, 0.25] and (fitted.rounds, fitted.runs) == (6, 300)
+    cp = Row("m@cp", "m", "cluster", "4x", 7.6, 79.5, 0.6, 1e9, 2_000_000, widths={"a": 16}, original={"a": 64},
+             speedup=1 / 0.76, parent="m@1", parent_p50=10.0)
+    by_bench = bench_calibrations([rows()[0], *cuts, cp], {"m": cut_lut()}, {}, rounds=6, runs=300)
+    assert by_bench["m"].scale == pytest.approx(fitted.scale)
+    add_estimates([cp], {"m": cut_lut().model_copy(update={"calibration": by_bench["m"]})}, {})
+    assert cp.lut_ms == pytest.approx(7.6, abs=0.01)
+
+
+@pytest.mark.parametrize("saved", [0.0, -1.5])
+def test_cuts_that_only_noise_explains_fit_nothing(saved: float) -> None:
+    """A cut that saved nothing (scale 0) or ran at under half the parent's speed gives no calibration."""
+    cuts = [cut(0.5, 32, saved)]
+    assert fit_calibration(cuts, {c.ref: c.speedup for c in cuts}, cut_lut(), None, "m@1", 1, 1) is None
+    assert bench_calibrations([rows()[0], *cuts], {"m": cut_lut()}, {}, 1, 1) == {}
+
+
+def test_cuts_are_never_judged() -> None:
+    text = "\n".join(verdicts([*rows(), replace(cut(0.5, 32, 0.18), lut_ms=8.0, map50=79.6)]))
+    assert "uniform" not in text and "m@cp-2x" in text
+
+
+def test_the_note_names_a_calibration_fitted_from_the_bench() -> None:
+    cuts = [cut(0.5, 32, 0.18), cut(0.25, 16, 0.24)]
+    lut = cut_lut().model_copy(update={"calibration": bench_calibrations([*cuts], {"m": cut_lut()}, {}, 6, 300)["m"]})
+    note = scale_note([], {"m": lut}, file_scales={"m": 1.106})[0]
+    assert "scaled by 1.200, fitted from 2 uniform cuts of m@1" in note and "in place of the LUT file's 1.106" in note
+    assert "their errors show the fit, not a check" in note
+
+
+def test_lut_check_fits_the_calibration_from_cuts_timed_in_its_rounds(tmp_path: Path) -> None:
+    """Real timing: a parent of 256 filters and its cut to 8 in one interleaved set; the cut saves most of the
+    parent, so the fit has a positive scale and the note says it was used."""
+    store = _IrStore({"m@1": tiny_ir(tmp_path / "p.xml", 256), "m@uniform-0.03": tiny_ir(tmp_path / "c.xml", 8),
+                      "m@cp": tiny_ir(tmp_path / "v.xml", 64)})
+    lut = referenced(hand_lut([layer_lut("a", 3, 256, {8: 0.1, 64: 0.3, 256: 1.0}, [])]), 1.2)
+    uniform = Row("m@uniform-0.03", "m", "uniform", "-", 1.0, None, None, None, None, widths={"a": 8},
+                  original={"a": 256}, parent="m@1", keep=0.03)
+    cp = Row("m@cp", "m", "cluster", "2.0x", 5.0, 79.5, 0.6, 1e9, 2_000_000, widths={"a": 64},
+             original={"a": 256}, parent="m@1")
+    lines = lut_check([rows()[0], uniform, cp], store, {"m": lut}, rounds=3)  # type: ignore[arg-type]
+    assert [line.split("|")[1].strip() for line in lines[2:4]] == ["m@uniform-0.03", "m@cp"]
+    assert lines[-1].startswith("m: calibration fitted from 1 uniform cuts timed in these rounds, scale ")

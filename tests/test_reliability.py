@@ -15,7 +15,8 @@ import pytest
 
 from agent import exit_codes
 from agent.local_broker import LocalBroker
-from models.manifest import Manifest
+from models.lut import UNIFORM_METHOD
+from models.manifest import Manifest, Provenance
 from models.store import MANIFEST, ModelStore, write_manifest
 from tests.helpers import ROOT, Subscriber, agent_config, finish, start_agent, write_clip
 
@@ -96,6 +97,8 @@ def swap_store(tmp_path: Path, store: ModelStore) -> Path:
     variant(store, root, "2")
     variant(store, root, "cars", labels={1: "car"})
     variant(store, root, "corrupt")
+    variant(store, root, "uniform-0.5", provenance=Provenance(kind="pruning", source="test", parent="person-ssdlite@1",
+                                                              method=UNIFORM_METHOD))
     declared = store.read_manifest("person-ssdlite", "1").input
     variant(store, root, "shape", input=declared.model_copy(update={"shape": [d + 20 if d > 3 else d
                                                                             for d in declared.shape]}))
@@ -136,6 +139,7 @@ def test_swap_while_counting_and_every_bad_swap_is_nacked(tmp_path: Path, broker
             "missing": ({"model": "person-ssdlite", "version": "9"}, "not found in store"),
             "corrupt": ({"model": "person-ssdlite", "version": "corrupt"}, "does not match its manifest"),
             "labels": ({"model": "person-ssdlite", "version": "cars"}, "has no label 'person'"),
+            "cut": ({"model": "person-ssdlite", "version": "uniform-0.5"}, "is a latency-calibration cut"),
             "shape": ({"model": "person-ssdlite", "version": "shape"}, "manifest declares input shape"),
             "traversal": ({"model": "../../etc", "version": "1"}, "model: String should match pattern"),
             "extra": ({"model": "person-ssdlite", "version": "1", "path": "/tmp/x"}, "Extra inputs"),

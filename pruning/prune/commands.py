@@ -169,8 +169,16 @@ def _add_calibrate_lut(p: argparse.ArgumentParser) -> None:
                    f"(default {','.join(map(str, DEFAULT_KEEPS))})")
     p.add_argument("--rounds", type=int, default=7, help="rounds of turns; each point is their median (default 7)")
     p.add_argument("--runs", type=int, default=60, help="timed inferences per model per round (default 60)")
-    p.add_argument("--out", type=Path, required=True,
-                   help="write the calibrated LUT here (a new file: runs record the sha256 of the LUT they used)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path,
+                       help="time the cuts in turns with the parent now and write the calibrated LUT here (a new "
+                       "file: runs record the sha256 of the LUT they used)")
+    where.add_argument("--store", type=Path,
+                       help="instead, write the cuts into this model store as NAME@uniform-KEEP beside --parent, "
+                       "for `headcount-agent bench` to time with the variants; `report` then fits the "
+                       "calibration from that bench")
+    p.add_argument("--parent", help="with --store: the stored parent, NAME@VERSION (the checkpoint's IR)")
+    p.add_argument("--overwrite", action="store_true", help="with --store: replace cuts already stored")
     p.set_defaults(run=_run_calibrate_lut)
 
 
@@ -182,6 +190,16 @@ def _run_calibrate_lut(args: argparse.Namespace) -> int:
 
     spec = read_spec(args.spec)
     lut = LayerLatency.load(args.lut, spec).lut
+    if args.store is not None:
+        from models.store import ModelStore
+        from pruning.prune.calibrate import export_uniform
+
+        if not args.parent:
+            raise ValueError("--store needs --parent NAME@VERSION: the stored model the cuts are timed against")
+        stored = export_uniform(args.checkpoint, lut, spec, ModelStore(args.store), args.parent, args.keep,
+                                args.overwrite)
+        print(json.dumps({"stored": [s.manifest.ref for s in stored], "parent": args.parent}))
+        return 0
     calibration = calibrate(args.checkpoint, lut, spec, args.keep, args.rounds, args.runs)
     save_lut(lut.model_copy(update={"calibration": calibration}), args.out)
     print(json.dumps({"scale": round(calibration.scale, 4), "points": [p.model_dump() for p in calibration.points],

@@ -10,6 +10,10 @@ labels (occupancy MAE, in/out recall) are the manifest's, where `headcount-agent
 estimate of a variant is the parent's p50 less the fraction of it the LUT's savings make (`Lut.estimate_ms`;
 a LUT profiled without a reference model: minus the savings in its own ms); without a LUT, the pruning
 loop's estimated speedup applied to the parent's p50.
+
+Where the benches also timed the parent's uniform calibration cuts (`headcount-prune calibrate-lut --store`),
+the LUT's calibration is fitted from them, in the same runs as the variants it estimates, and replaces the
+one the LUT file carries; the cuts are listed but never judged or put on a front.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from models.bench import BenchReport
 from models.layer_spec import ModelSpec, read_spec
-from models.lut import Lut, load_lut
+from models.lut import UNIFORM_METHOD, CalibrationPoint, Lut, LutCalibration, load_lut, save_lut
 from models.manifest import CountingFigures
 from models.store import ModelStore
 from pruning.prune.fronts import Runs, plot_tradeoff, ratio_band, section
@@ -49,6 +55,8 @@ class Row:
     paced_speedup: float | None = None
     hand_counts: CountingFigures | None = None
     """Counting through the agent's path against hand labels, where the manifest records it."""
+    keep: float | None = None
+    """A calibration cut's fraction of every layer's filters (`calibrate-lut --store`); None for a variant."""
 
     @property
     def implied_ms(self) -> float:
@@ -65,14 +73,58 @@ def _row(result: object, store: ModelStore) -> Row:
     details = prov.details if prov.kind == "pruning" else {}
     acc = result.accuracy  # type: ignore[attr-defined]
     target = details.get("target", {})
-    lut_speedup = details["loop_measured_base_ms"] / details["lut_estimated_ms"] if details else None
+    lut_speedup = details["loop_measured_base_ms"] / details["lut_estimated_ms"] \
+        if "lut_estimated_ms" in details else None
     return Row(result.model, name, prov.method if prov.kind == "pruning" else "unpruned",  # type: ignore
                f"{target.get('speedup')}x" if target.get("speedup") else "-", result.latency.p50_ms,  # type: ignore
                100 * acc.map50 if acc and acc.map50 is not None else
                (100 * metrics.map50 if metrics.map50 is not None else None),
                acc.count_mae if acc else metrics.count_mae, metrics.flops, metrics.params, lut_speedup,
                details.get("filters_per_layer", {}), details.get("unpruned_filters_per_layer", {}),
-               parent=prov.parent if prov.kind == "pruning" else None, hand_counts=metrics.counting)
+               parent=prov.parent if prov.kind == "pruning" else None, hand_counts=metrics.counting,
+               keep=details.get("keep") if prov.method == UNIFORM_METHOD else None)
+
+
+def is_cut(row: Row) -> bool:
+    """Whether `row` is a calibration cut: timed to calibrate the LUT, never judged nor on a front."""
+    return row.method == UNIFORM_METHOD
+
+
+def fit_calibration(cuts: list[Row], speedups: dict[str, float], lut: Lut, spec: ModelSpec | None, source: str,
+                    rounds: int, runs: int) -> LutCalibration | None:
+    """The LUT's calibration from calibration cuts timed beside the variants: what each saved (1 - 1 / its
+    speedup over the parent, timed in the same runs) against what the LUT's rows say it saves.
+
+    None without a cut that has its speedup and rows with a reference, or where the points would give a
+    calibration `LutCalibration` refuses (a cut that saved nothing or ran at under half the parent's speed:
+    noise, not the network)."""
+    points = []
+    for cut in cuts:
+        fraction = lut.saved_fraction(cut.original, cut.widths, spec)
+        if fraction is not None and cut.keep is not None and cut.ref in speedups:
+            points.append((cut.keep, fraction, 1 - 1 / speedups[cut.ref]))
+    try:
+        return LutCalibration(
+            parent=source, rounds=rounds, runs=runs, threads=lut.thread_count,
+            points=[CalibrationPoint(keep=k, lut_fraction=round(f, 4), measured_fraction=round(m, 4))
+                    for k, f, m in sorted(points, reverse=True)]) if points else None
+    except ValidationError:
+        return None
+
+
+def bench_calibrations(rows: list[Row], luts: dict[str, Lut], specs: dict[str, ModelSpec], rounds: int,
+                       runs: int) -> dict[str, LutCalibration]:
+    """Per LUT, the calibration fitted from the cuts the benches timed (`fit_calibration`), where any."""
+    fitted = {}
+    for name, lut in luts.items():
+        cuts = [r for r in rows if r.name == name and is_cut(r) and r.parent_p50]
+        speedups = {r.ref: r.speedup for r in cuts}
+        parents = sorted({r.parent for r in cuts if r.parent})
+        calibration = fit_calibration(cuts, speedups, lut, specs.get(name),
+                                      f"{', '.join(parents)}: its uniform cuts in the same bench runs", rounds, runs)
+        if calibration is not None:
+            fitted[name] = calibration
+    return fitted
 
 
 def median_latency(runs: list[dict[str, float]], ref: str) -> float:
@@ -98,12 +150,16 @@ def paced_runs(reports: list[BenchReport]) -> list[dict[str, float]]:
 
 def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut] | None = None,
               specs: dict[str, ModelSpec] | None = None) -> list[Row]:
-    """Rows of the benches' CPU results (medians over the runs, see the module's docstring).
+    """Rows of the benches' CPU results (medians over the runs, see the module's docstring), with the LUT
+    estimates of `add_estimates`."""
+    rows = measured_rows(reports, store)
+    add_estimates(rows, luts or {}, specs or {})
+    return rows
 
-    With a LUT for the model name, a variant's LUT estimate is `Lut.estimate_ms` of the parent's p50
-    (with its spec, a pruned consumer's overlap counted once: `Lut.overlap_ms`); without, the loop's
-    estimated speedup applied to the parent's p50."""
-    specs = specs or {}
+
+def measured_rows(reports: list[BenchReport], store: ModelStore) -> list[Row]:
+    """Rows of the benches' CPU results: each model's median p50 and its median within-run speedup over its
+    parent (at a camera's pace too, where the bench timed that)."""
     runs, paced = cpu_runs(reports), paced_runs(reports)
     first = {}
     for report in reports:
@@ -111,7 +167,6 @@ def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut
             if result.device == "CPU":
                 first.setdefault(result.model, result)
     rows = [_row(result, store) for result in first.values()]
-    luts = luts or {}
     for row in rows:
         row.p50 = median_latency(runs, row.ref)
     for row in rows:
@@ -123,11 +178,20 @@ def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut
         if any(parent.ref in run and row.ref in run for run in paced):
             row.paced_speedup = median_speedup(paced, parent.ref, row.ref)
         row.parent_p50 = parent.p50
-        if row.name in luts and row.original:
-            row.lut_ms = luts[row.name].estimate_ms(parent.p50, row.original, row.widths, specs.get(row.name))
-        elif row.lut_speedup:
-            row.lut_ms = parent.p50 / row.lut_speedup
     return rows
+
+
+def add_estimates(rows: list[Row], luts: dict[str, Lut], specs: dict[str, ModelSpec]) -> None:
+    """Each variant's LUT estimate: with a LUT for the model name, `Lut.estimate_ms` of the parent's p50
+    (with its spec, a pruned consumer's overlap counted once: `Lut.overlap_ms`); without, the loop's
+    estimated speedup applied to the parent's p50."""
+    for row in rows:
+        if row.parent_p50 is None:
+            continue
+        if row.name in luts and row.original:
+            row.lut_ms = luts[row.name].estimate_ms(row.parent_p50, row.original, row.widths, specs.get(row.name))
+        elif row.lut_speedup:
+            row.lut_ms = row.parent_p50 / row.lut_speedup
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -160,7 +224,7 @@ def verdicts(rows: list[Row], runs: Runs = ()) -> list[str]:
     equal-mAP ratio with its per-run band where the bench `runs` pair the two (`fronts.ratio_band`)."""
     lines = []
     for parent in (r for r in rows if r.method == "unpruned" and r.map50 is not None):
-        mine = [r for r in rows if r.parent == parent.ref]
+        mine = [r for r in rows if r.parent == parent.ref and not is_cut(r)]
         cluster = [r for r in mine if r.method.startswith("cluster") and r.map50 is not None]
         if not cluster:
             continue
@@ -204,7 +268,8 @@ def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Lut], rounds: 
     """The LUT on its own scale: each parent timed together with its variants as the profiler times a
     LUT's rows (`agent.profile.timing`: the LUT's thread count, shuffled interleaved rounds, the lower
     quartile of per-round minima), so estimate and measurement share one statistic; estimate =
-    `Lut.estimate_ms` of the parent's latency so measured.
+    `Lut.estimate_ms` of the parent's latency so measured. Where the parent's calibration cuts are among the
+    rows, they are timed too and the calibration is fitted from these rounds (`fit_calibration`).
 
     The table above compares the same savings with bench p50s, which on a busy machine carry queueing
     that grows with a model's length; the savings, measured undisturbed, then look too small."""
@@ -215,22 +280,31 @@ def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Lut], rounds: 
 
     lines = ["| variant | threads | parent ms | measured ms (spread) | LUT est. ms | error | speedup |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
+    notes: list[str] = []
     core = ov.Core()
     checked = [r for r in rows if r.name in luts and r.original and r.parent]
     for parent_ref in sorted({r.parent for r in checked if r.parent}):
         variants = [r for r in checked if r.parent == parent_ref]
-        lut = luts[variants[0].name]
+        name = variants[0].name
+        lut = luts[name]
         refs = [parent_ref, *(r.ref for r in variants)]
         models = {i: core.read_model(store.load(*ref.split("@", 1)).xml) for i, ref in enumerate(refs)}
         settings = TimingSettings(rounds=rounds, threads=lut_threads(lut) or 1)
         timed = Timer(core, "CPU", settings).measure(models)
         p_ms = timed[0].ms
+        speedups = {r.ref: p_ms / timed[i].ms for i, r in enumerate(variants, start=1)}
+        fitted = fit_calibration([r for r in variants if is_cut(r)], speedups, lut, (specs or {}).get(name),
+                                 f"{parent_ref}: its uniform cuts in these rounds", rounds, settings.reps)
+        if fitted is not None:
+            lut = lut.model_copy(update={"calibration": fitted})
+            notes.append(f"{name}: calibration fitted from {len(fitted.points)} uniform cuts timed in these "
+                         f"rounds, scale {fitted.scale:.3f}; the cuts' own errors show the fit, not a check.")
         for i, row in enumerate(variants, start=1):
             est = lut.estimate_ms(p_ms, row.original, row.widths, (specs or {}).get(row.name))
             v_ms = timed[i].ms
             lines.append(f"| {row.ref} | {settings.threads} | {p_ms:.2f} | {v_ms:.2f} ({timed[i].spread_ms:.2f}) | "
                          f"{est:.2f} | {100 * (est / v_ms - 1):+.1f} % | {p_ms / v_ms:.2f}x |")
-    return lines
+    return [*lines, *(["", *notes] if notes else [])]
 
 
 def plot_layers(row: Row, lut: Lut, path: Path) -> Path:
@@ -257,9 +331,12 @@ def plot_layers(row: Row, lut: Lut, path: Path) -> Path:
     return path
 
 
-def scale_note(reports: list[BenchReport], luts: dict[str, Lut], specs: dict[str, ModelSpec] | None = None
-               ) -> list[str]:
-    """How the table's LUT estimates were made, and whether LUT and bench used the same thread count."""
+def scale_note(reports: list[BenchReport], luts: dict[str, Lut], specs: dict[str, ModelSpec] | None = None,
+               file_scales: dict[str, float | None] | None = None) -> list[str]:
+    """How the table's LUT estimates were made, and whether LUT and bench used the same thread count.
+
+    `file_scales`: for a LUT whose calibration was fitted from the bench's cuts, the scale its file carried
+    (None: none)."""
     bench_threads = {r.threads for report in reports for r in report.results}
     lines = ["LUT est. in this table: the parent's bench p50 less the LUT's savings (layer + consumers, at "
              "each pruned layer's width); its error is against the parent's p50 / the variant's speedup (the "
@@ -272,7 +349,14 @@ def scale_note(reports: list[BenchReport], luts: dict[str, Lut], specs: dict[str
                         if lut.reference else " and subtracts the savings in the profile's own ms (no "
                         "reference model timed beside the rows: off by however much faster or slower the "
                         "machine ran then)."))
-        if lut.calibration is not None:
+        if name in (file_scales or {}) and lut.calibration is not None:
+            before = (file_scales or {})[name]
+            lines.append(f"Its savings are scaled by {lut.calibration.scale:.3f}, fitted from "
+                         f"{len(lut.calibration.points)} uniform cuts of {lut.calibration.parent} "
+                         f"(calibrate-lut --store), in place of "
+                         + (f"the LUT file's {before:.3f}" if before is not None else "none in the LUT file")
+                         + "; the uniform rows are those cuts, so their errors show the fit, not a check.")
+        elif lut.calibration is not None:
             lines.append(f"Its savings are scaled by {lut.calibration.scale:.3f}, what whole uniformly pruned "
                          f"copies of {lut.calibration.parent} saved against their rows (calibrate-lut).")
     for name, lut in luts.items():
@@ -291,7 +375,8 @@ def scale_note(reports: list[BenchReport], luts: dict[str, Lut], specs: dict[str
 
 def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], out: Path, check_rounds: int = 0,
                  specs: dict[str, Path] | None = None, budgets: tuple[float, ...] = ()) -> list[Path]:
-    """Write `out` (Markdown), `<out>.png` (trade-off, fronts marked) and `<out>-layers-<name>.png`.
+    """Write `out` (Markdown), `<out>.png` (trade-off, fronts marked), `<out>-layers-<name>.png` and, where
+    the benches timed a LUT's calibration cuts, `<out>-<name>.lut.json` (the LUT with the calibration they fit).
 
     `specs` (layer spec per architecture) correct the LUT estimates for overlaps; `budgets` (ms) name the
     best variant per architecture within each. Returns the paths written."""
@@ -300,26 +385,34 @@ def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], o
     store = ModelStore(store_root)
     tables = {name: load_lut(path) for name, path in luts.items()}
     layer_specs = {name: read_spec(path) for name, path in (specs or {}).items()}
-    rows, runs = load_rows(reports, store, tables, layer_specs), cpu_runs(reports)
+    rows, runs = measured_rows(reports, store), cpu_runs(reports)
     if not rows:
         raise ValueError(f"{', '.join(map(str, benches))}: no CPU results")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = [plot_tradeoff(rows, out.with_suffix(".png"))]
     first = report.results[0]
+    fitted = bench_calibrations(rows, tables, layer_specs, len(reports), first.latency.iterations)
+    file_scales = {n: tables[n].calibration.scale if tables[n].calibration else None for n in fitted}
+    tables = {n: lut.model_copy(update={"calibration": fitted[n]}) if n in fitted else lut for n, lut in tables.items()}
+    add_estimates(rows, tables, layer_specs)
+    judged = [r for r in rows if not is_cut(r)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = [plot_tradeoff(judged, out.with_suffix(".png"))]
+    for name in fitted:  # the LUT as this bench calibrated it, for `prune --lut`
+        written.append(out.with_name(f"{out.stem}-{name}.lut.json"))
+        save_lut(tables[name], written[-1])
     lines = ["# Pruning report", "",
              f"{len(benches)} `headcount-agent bench` run(s) on {report.host} ({report.cpu_count} CPUs, "
              f"{first.device_name}, OpenVINO {first.openvino}, precision {first.precision}); p50 of "
              f"{first.latency.iterations} batch-1 inferences per variant and run, the median over the runs "
              "that bench it. Speedup: the median over runs of the unpruned parent's p50 / the variant's p50 "
              "in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
-             *table(rows), "", *scale_note(reports, tables, layer_specs), "", "## Targets", "",
-             *verdicts(rows, runs), "",
-             "## Pareto fronts (latency on the parent's scale)", "", *section(rows, budgets, runs)]
+             *table(rows), "", *scale_note(reports, tables, layer_specs, file_scales), "", "## Targets", "",
+             *verdicts(judged, runs), "",
+             "## Pareto fronts (latency on the parent's scale)", "", *section(judged, budgets, runs)]
     if check_rounds:
         lines += ["## LUT estimate on its own scale (timed as the profiler times the LUT's rows)", "",
                   *lut_check(rows, store, tables, check_rounds, layer_specs), ""]
     for name, lut in tables.items():
-        cluster = [r for r in rows if r.name == name and r.method.startswith("cluster") and r.widths]
+        cluster = [r for r in judged if r.name == name and r.method.startswith("cluster") and r.widths]
         if not cluster:
             continue
         best = max(cluster, key=lambda r: r.speedup)
