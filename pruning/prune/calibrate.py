@@ -20,7 +20,7 @@ import copy
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from agent.timing import interleaved_ms
@@ -79,6 +79,19 @@ def _check_keeps(keeps: Sequence[float]) -> None:
                          "0 and 1 are needed")
 
 
+def _cuts(parent: SSD, arch: str, original: dict[str, int], lut: Lut, spec: ModelSpec, keeps: Sequence[float],
+          progress: Callable[[str], None]) -> Iterator[tuple[float, SSD, dict[str, int], float]]:
+    """Per keep: a uniform cut of `parent`, its widths and what the LUT's rows say it saves."""
+    for keep in keeps:
+        model = copy.deepcopy(parent)
+        widths = prune_uniformly(model, arch, keep)
+        fraction = lut.saved_fraction(original, widths, spec)
+        assert fraction is not None  # every row has its reference (`_check_rows`)
+        progress(f"keep {keep}: {sum(widths.values())} of {sum(original.values())} filters, "
+                 f"the rows say it saves {fraction:.3f} of the parent")
+        yield keep, model, widths, fraction
+
+
 def uniform_version(keep: float) -> str:
     """The store version of the uniform cut that keeps `keep` of every layer's filters: `uniform-0.75`."""
     return f"{UNIFORM_METHOD}-{keep:g}"
@@ -110,11 +123,7 @@ def export_uniform(checkpoint: Path, lut: Lut, spec: ModelSpec, store: ModelStor
         store.check_free(name, uniform_version(keep), overwrite)
     parent, config, original = _parent_and_rows(checkpoint, lut, spec)
     written = []
-    for keep in keeps:
-        model = copy.deepcopy(parent)
-        widths = prune_uniformly(model, config.arch, keep)
-        fraction = lut.saved_fraction(original, widths, spec)
-        assert fraction is not None  # every row has its reference (`_check_rows`)
+    for keep, model, widths, fraction in _cuts(parent, config.arch, original, lut, spec, keeps, progress):
         details = {"keep": keep, "role": "latency calibration only: not fine-tuned, do not deploy",
                    "filters_per_layer": widths, "unpruned_filters_per_layer": original,
                    "lut": {"saved_fraction": round(fraction, 4), "reference": lut.reference}}
@@ -124,8 +133,7 @@ def export_uniform(checkpoint: Path, lut: Lut, spec: ModelSpec, store: ModelStor
         manifest = build_manifest(name, uniform_version(keep), config, checkpoint, {}, metrics,
                                   provenance=provenance)
         written.append(export_to_store(model, manifest, store, overwrite))
-        progress(f"{name}@{uniform_version(keep)}: {sum(widths.values())} of {sum(original.values())} filters, "
-                 f"the rows say it saves {fraction:.3f} of the parent")
+        progress(f"stored {manifest.ref}")
     return written
 
 
@@ -146,15 +154,9 @@ def calibrate(checkpoint: Path, lut: Lut, spec: ModelSpec, keeps: Sequence[float
     with tempfile.TemporaryDirectory() as tmp:
         xmls = [save_ir(parent, Path(tmp) / "parent" / "model.xml")]
         fractions = []
-        for keep in keeps:
-            model = copy.deepcopy(parent)
-            widths = prune_uniformly(model, config.arch, keep)
-            fraction = lut.saved_fraction(original, widths, spec)
-            assert fraction is not None  # every row has its reference (`_check_rows`)
+        for keep, model, _, fraction in _cuts(parent, config.arch, original, lut, spec, keeps, progress):
             fractions.append(fraction)
             xmls.append(save_ir(model, Path(tmp) / f"keep-{keep}" / "model.xml"))
-            progress(f"keep {keep}: {sum(widths.values())} of {sum(original.values())} filters, "
-                     f"the rows say it saves {fraction:.3f} of the parent")
         saved: list[list[float]] = [[] for _ in keeps]
         for index in range(rounds):
             parent_ms, *variant_ms = interleaved_ms(xmls, runs, lut.thread_count)
