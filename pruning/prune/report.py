@@ -148,15 +148,6 @@ def paced_runs(reports: list[BenchReport]) -> list[dict[str, float]]:
             for report in reports]
 
 
-def load_rows(reports: list[BenchReport], store: ModelStore, luts: dict[str, Lut] | None = None,
-              specs: dict[str, ModelSpec] | None = None) -> list[Row]:
-    """Rows of the benches' CPU results (medians over the runs, see the module's docstring), with the LUT
-    estimates of `add_estimates`."""
-    rows = measured_rows(reports, store)
-    add_estimates(rows, luts or {}, specs or {})
-    return rows
-
-
 def measured_rows(reports: list[BenchReport], store: ModelStore) -> list[Row]:
     """Rows of the benches' CPU results: each model's median p50 and its median within-run speedup over its
     parent (at a camera's pace too, where the bench timed that)."""
