@@ -199,12 +199,12 @@ def test_calibrate_lut_store_writes_the_cuts_beside_their_parent(parent: Path, t
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """`--store`: the cuts go into the store for the bench, with the widths and the rows' saving the report
     fits from; they load like any variant (files verified) and say they are not for counting."""
-    from models.store import ModelStore
-    from pruning.release import build_manifest, export_to_store
+    from models.store import ModelStore, write_manifest
+    from pruning.release import build_manifest
 
-    model, config = checkpoint.load_model(parent)
-    store = ModelStore(tmp_path / "store")
-    export_to_store(model, build_manifest("m", "1", config, parent, {}), store)
+    store = ModelStore(tmp_path / "store")  # the parent's manifest is all the cuts need of it
+    store.directory("m", "1").mkdir(parents=True)
+    write_manifest(store.directory("m", "1"), build_manifest("m", "1", checkpoint.load_model(parent)[1], parent, {}))
     lut, spec = referenced_lut(), to_spec(build_graph(tiny_model(), "ssd-mobilenet"), "ssd-mobilenet")
     save_lut(lut, tmp_path / "lut.json")
     (tmp_path / "spec.json").write_text(spec.model_dump_json())
@@ -223,7 +223,7 @@ def test_calibrate_lut_store_writes_the_cuts_beside_their_parent(parent: Path, t
         assert "do not deploy" in prov.details["role"]
     assert prune_main([*args, "--parent", "m@1"]) == EXIT_STORE  # taken
     assert "m@uniform-0.5 already exists" in capsys.readouterr().err
-    assert prune_main([*args, "--parent", "m@1", "--overwrite", "--keep", "0.5"]) == 0
+    assert prune_main([*args, "--parent", "m@1", "--overwrite", "--keep", "0.25"]) == 0
     assert prune_main([*args, "--parent", "m@2"]) == EXIT_STORE
     assert "model m@2 not found" in capsys.readouterr().err
     assert prune_main(args) == 1
