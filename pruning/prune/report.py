@@ -90,10 +90,10 @@ def is_cut(row: Row) -> bool:
     return row.method == UNIFORM_METHOD
 
 
-def fit_calibration(cuts: list[Row], speedups: dict[str, float], lut: Lut, spec: ModelSpec | None, source: str,
+def fit_calibration(cuts: list[Row], speedups: dict[str, float], lut: Lut, spec: ModelSpec | None, parent: str,
                     rounds: int, runs: int) -> LutCalibration | None:
-    """The LUT's calibration from calibration cuts timed beside the variants: what each saved (1 - 1 / its
-    speedup over the parent, timed in the same runs) against what the LUT's rows say it saves.
+    """The LUT's calibration from calibration cuts of `parent` timed beside the variants: what each saved
+    (1 - 1 / its speedup over the parent, timed in the same runs) against what the LUT's rows say it saves.
 
     None without a cut that has its speedup and rows with a reference, or where the points would give a
     calibration `LutCalibration` refuses (a cut that saved nothing or ran at under half the parent's speed:
@@ -105,7 +105,7 @@ def fit_calibration(cuts: list[Row], speedups: dict[str, float], lut: Lut, spec:
             points.append((cut.keep, fraction, 1 - 1 / speedups[cut.ref]))
     try:
         return LutCalibration(
-            parent=source, rounds=rounds, runs=runs, threads=lut.thread_count,
+            parent=parent, rounds=rounds, runs=runs, threads=lut.thread_count,
             points=[CalibrationPoint(keep=k, lut_fraction=round(f, 4), measured_fraction=round(m, 4))
                     for k, f, m in sorted(points, reverse=True)]) if points else None
     except ValidationError:
@@ -120,8 +120,7 @@ def bench_calibrations(rows: list[Row], luts: dict[str, Lut], specs: dict[str, M
         cuts = [r for r in rows if r.name == name and is_cut(r) and r.parent_p50]
         speedups = {r.ref: r.speedup for r in cuts}
         parents = sorted({r.parent for r in cuts if r.parent})
-        calibration = fit_calibration(cuts, speedups, lut, specs.get(name),
-                                      f"{', '.join(parents)}: its uniform cuts in the same bench runs", rounds, runs)
+        calibration = fit_calibration(cuts, speedups, lut, specs.get(name), ", ".join(parents), rounds, runs)
         if calibration is not None:
             fitted[name] = calibration
     return fitted
@@ -285,7 +284,7 @@ def lut_check(rows: list[Row], store: ModelStore, luts: dict[str, Lut], rounds: 
         p_ms = timed[0].ms
         speedups = {r.ref: p_ms / timed[i].ms for i, r in enumerate(variants, start=1)}
         fitted = fit_calibration([r for r in variants if is_cut(r)], speedups, lut, (specs or {}).get(name),
-                                 f"{parent_ref}: its uniform cuts in these rounds", rounds, settings.reps)
+                                 parent_ref, rounds, settings.reps)
         if fitted is not None:
             lut = lut.model_copy(update={"calibration": fitted})
             notes.append(f"{name}: calibration fitted from {len(fitted.points)} uniform cuts timed in these "
@@ -343,8 +342,8 @@ def scale_note(reports: list[BenchReport], luts: dict[str, Lut], specs: dict[str
         if name in (file_scales or {}) and lut.calibration is not None:
             before = (file_scales or {})[name]
             lines.append(f"Its savings are scaled by {lut.calibration.scale:.3f}, fitted from "
-                         f"{len(lut.calibration.points)} uniform cuts of {lut.calibration.parent} "
-                         f"(calibrate-lut --store), in place of "
+                         f"{len(lut.calibration.points)} uniform cuts of {lut.calibration.parent} benched in these "
+                         f"runs (calibrate-lut --store), in place of "
                          + (f"the LUT file's {before:.3f}" if before is not None else "none in the LUT file")
                          + "; the uniform rows are those cuts, so their errors show the fit, not a check.")
         elif lut.calibration is not None:
