@@ -228,3 +228,6 @@ def test_calibrate_lut_store_writes_the_cuts_beside_their_parent(parent: Path, t
     assert "model m@2 not found" in capsys.readouterr().err
     assert prune_main(args) == 1
     assert "--store needs --parent NAME@VERSION" in capsys.readouterr().err
+    out = [*args[:-2], "--out", str(tmp_path / "never.json")]
+    assert prune_main([*out, "--parent", "m@1"]) == 1
+    assert "--parent and --overwrite go with --store" in capsys.readouterr().err

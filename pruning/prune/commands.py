@@ -200,6 +200,8 @@ def _run_calibrate_lut(args: argparse.Namespace) -> int:
                                 args.overwrite)
         print(json.dumps({"stored": [s.manifest.ref for s in stored], "parent": args.parent}))
         return 0
+    if args.parent or args.overwrite:
+        raise ValueError("--parent and --overwrite go with --store (--out writes a new LUT file)")
     calibration = calibrate(args.checkpoint, lut, spec, args.keep, args.rounds, args.runs)
     save_lut(lut.model_copy(update={"calibration": calibration}), args.out)
     print(json.dumps({"scale": round(calibration.scale, 4), "points": [p.model_dump() for p in calibration.points],
