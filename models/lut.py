@@ -10,15 +10,17 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
 from models.base import StrictModel
 from models.layer_spec import LayerSpec, ModelSpec
 
-LUT_SCHEMA_VERSION = 2
-"""1: rows, steps and a reference; 2 added `calibration`. A file is written with the version of the code
-that wrote it, so an older checkout names the version it cannot read instead of an unknown field."""
+LUT_SCHEMA_VERSION = 3
+"""1: rows, steps and a reference; 2 added `calibration`; 3 its `shape` and points measured on pruned
+variants. A file is written with the version of the code that wrote it, so an older checkout names the
+version it cannot read instead of an unknown field."""
 
 
 class LutPoint(StrictModel):
@@ -76,21 +78,36 @@ SCALE_RANGE = (0.5, 2.0)
 
 
 class CalibrationPoint(StrictModel):
-    keep: float = Field(gt=0, lt=1, description="Fraction of every prunable layer's filters the variant kept.")
+    keep: float | None = Field(
+        default=None, gt=0, lt=1,
+        description="Fraction of every prunable layer's filters a uniform cut kept; None for a pruned variant.")
+    variant: str | None = Field(
+        default=None, description="The pruned variant (NAME@VERSION) the point was measured on; None for a cut.")
     lut_fraction: float = Field(
         ge=0, lt=1, description="What the rows say the variant saves (`Lut.saved_fraction`, overlaps once).")
     measured_fraction: float = Field(
         gt=-1, lt=1, description="What it saved: median over rounds of 1 - variant / parent, the two timed in turns.")
 
+    @model_validator(mode="after")
+    def _cut_or_variant(self) -> CalibrationPoint:
+        if (self.keep is None) == (self.variant is None):
+            raise ValueError("a calibration point is a uniform cut (keep) or a pruned variant (variant), one of them")
+        return self
+
 
 class LutCalibration(StrictModel):
-    """Whole models against the rows: uniformly pruned variants of the parent, timed in turns with it
-    (`headcount-prune calibrate-lut`). A row times one layer with its consumers; a whole model also saves
-    in what no row holds (concats, layout conversions, caches that the smaller activations fit); measured
-    scales are in docs/pruning.md."""
+    """Whole models against the rows: uniformly pruned variants of the parent timed in turns with it
+    (`headcount-prune calibrate-lut`, or benched with the variants), or pruned variants benched together
+    (`headcount-prune report`). A row times one layer with its consumers; a whole model also saves in what
+    no row holds (concats, layout conversions, caches that the smaller activations fit), and a pruned
+    network saves a share of its rows that grows with how much it was cut; measured in docs/pruning.md."""
 
-    parent: str = Field(description="The checkpoint the variants were cut from.")
-    points: list[CalibrationPoint] = Field(min_length=1, description="One per uniform variant, deepest last.")
+    parent: str = Field(description="The checkpoint or stored model (NAME@VERSION) the variants derive from.")
+    points: list[CalibrationPoint] = Field(min_length=1, description="One per measured variant, deepest last.")
+    shape: Literal["scale", "linear"] = Field(
+        default="scale", description="How the points correct the rows' saved fraction f: 'scale', f x `scale` (one "
+        "factor: uniform cuts); 'linear', f x (a + b f) with a + b f the least-squares line of measured / rows "
+        "over f, f held within the points' range (pruned variants, whose ratio grows with f).")
     rounds: int = Field(ge=1, description="Rounds of turns; each point is the median over them.")
     runs: int = Field(ge=1, description="Timed inferences per model per round.")
     threads: int | None = Field(description="Threads the IRs were compiled with (the LUT's).")
@@ -101,6 +118,12 @@ class LutCalibration(StrictModel):
         if self.scale <= 0:
             raise ValueError(f"the points give a scale of {self.scale:.3f}: pruned models that saved nothing are "
                              "noise; re-run calibrate-lut on a quieter machine or with more --rounds")
+        if self.shape == "linear":
+            if len({p.lut_fraction for p in self.points if p.lut_fraction > 0}) < 2:
+                raise ValueError("a linear calibration needs points at two rows' fractions or more")
+            low, high = self._range()
+            if min(self.factor(low), self.factor(high)) <= 0:
+                raise ValueError("the points' line falls to 0 or below within their range: noise, not the network")
         return self
 
     @property
@@ -115,9 +138,28 @@ class LutCalibration(StrictModel):
         den = sum(p.lut_fraction ** 2 for p in self.points)
         return sum(p.lut_fraction * p.measured_fraction for p in self.points) / den if den else 1.0
 
+    def _range(self) -> tuple[float, float]:
+        fractions = [p.lut_fraction for p in self.points if p.lut_fraction > 0]
+        return min(fractions), max(fractions)
+
+    def _line(self) -> tuple[float, float]:
+        """Intercept and slope of the least-squares line of measured / rows fraction over the rows' fraction."""
+        pts = [(p.lut_fraction, p.measured_fraction / p.lut_fraction) for p in self.points if p.lut_fraction > 0]
+        mean_x, mean_y = sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts)
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in pts) / sum((x - mean_x) ** 2 for x, _ in pts)
+        return mean_y - slope * mean_x, slope
+
+    def factor(self, fraction: float) -> float:
+        """What the whole model saves per unit of the rows' saving, for a variant the rows say saves `fraction`."""
+        if self.shape == "scale":
+            return self.scale
+        low, high = self._range()
+        intercept, slope = self._line()
+        return intercept + slope * min(max(fraction, low), high)
+
     def apply(self, fraction: float) -> float:
         """The saved fraction the rows say, as the whole model saves it."""
-        return min(fraction * self.scale, MAX_SAVED_FRACTION)
+        return min(fraction * self.factor(fraction), MAX_SAVED_FRACTION)
 
 
 class Lut(StrictModel):

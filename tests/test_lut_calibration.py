@@ -231,3 +231,38 @@ def test_calibrate_lut_store_writes_the_cuts_beside_their_parent(parent: Path, t
     out = [*args[:-2], "--out", str(tmp_path / "never.json")]
     assert prune_main([*out, "--parent", "m@1"]) == 1
     assert "--parent and --overwrite go with --store" in capsys.readouterr().err
+
+
+def line(*pairs: tuple[float, float]) -> LutCalibration:
+    """A linear calibration from pruned variants' (rows' fraction, measured fraction) points."""
+    points = [CalibrationPoint(variant=f"m@v{i}", lut_fraction=f, measured_fraction=m)
+              for i, (f, m) in enumerate(pairs)]
+    return LutCalibration(parent="m@1", points=points, rounds=6, runs=300, threads=2, shape="linear")
+
+
+def test_a_linear_calibration_follows_the_ratio_and_holds_it_at_the_ends() -> None:
+    """measured / rows = 0.8 + 0.4 f at f = 0.2, 0.5, 0.7; outside that range the end's ratio."""
+    cal = line(*((f, f * (0.8 + 0.4 * f)) for f in (0.2, 0.5, 0.7)))
+    assert cal.factor(0.5) == pytest.approx(1.0) and cal.apply(0.5) == pytest.approx(0.5)
+    assert cal.factor(0.9) == pytest.approx(0.8 + 0.4 * 0.7) and cal.factor(0.05) == pytest.approx(0.88)
+    assert cal.apply(0.95) == MAX_SAVED_FRACTION
+
+
+def test_a_linear_calibration_needs_two_fractions_and_a_positive_line() -> None:
+    with pytest.raises(ValidationError, match="two rows' fractions"):
+        line((0.4, 0.4), (0.4, 0.5))
+    with pytest.raises(ValidationError, match="falls to 0 or below"):
+        line((0.1, 0.5), (0.2, 0.8), (0.7, -0.1))
+
+
+@pytest.mark.parametrize("point", [{}, {"keep": 0.5, "variant": "m@v"}])
+def test_a_point_is_a_cut_or_a_variant(point: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="one of them"):
+        CalibrationPoint(lut_fraction=0.2, measured_fraction=0.2, **point)
+
+
+def test_a_linear_calibration_round_trips_in_the_current_format(tmp_path: Path) -> None:
+    lut = bilinear_lut(chain()).model_copy(update={"calibration": line((0.2, 0.18), (0.6, 0.63))})
+    save_lut(lut, tmp_path / "lut.json")
+    assert load_lut(tmp_path / "lut.json").calibration == lut.calibration
+    assert json.loads((tmp_path / "lut.json").read_text())["schema_version"] == LUT_SCHEMA_VERSION == 3

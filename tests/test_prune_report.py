@@ -10,11 +10,10 @@ import pytest
 
 from models.lut import CalibrationPoint, Lut, LutCalibration
 from models.manifest import CountingFigures
+from pruning.prune.calibration_fit import bench_calibrations, fit_calibration, lut_cross_check
 from pruning.prune.report import (
     Row,
     add_estimates,
-    bench_calibrations,
-    fit_calibration,
     layer_table,
     lut_check,
     median_latency,
@@ -220,3 +219,33 @@ def test_lut_check_fits_the_calibration_from_cuts_timed_in_its_rounds(tmp_path: 
     lines = lut_check([rows()[0], uniform, cp], store, {"m": lut}, rounds=3)  # type: ignore[arg-type]
     assert [line.split("|")[1].strip() for line in lines[2:4]] == ["m@uniform-0.03", "m@cp"]
     assert lines[-1].startswith("m: calibration fitted from 1 uniform cuts timed in these rounds, scale ")
+
+
+def variant(ref: str, method: str, width: int, ratio: float = 1.2) -> Row:
+    """A pruned variant of m@1 (10 ms) at `width` of cut_lut's 64 filters that saved `ratio` x what its row says."""
+    saved = ratio * cut_lut().saved_fraction({"a": 64}, {"a": width})  # type: ignore[operator]
+    return Row(ref, "m", method, "-", 10 * (1 - saved), 80.0, None, None, None, widths={"a": width},
+               original={"a": 64}, speedup=1 / (1 - saved), parent="m@1", parent_p50=10.0)
+
+
+def test_cross_check_estimates_each_method_with_a_fit_on_the_others() -> None:
+    """Every variant saved 1.2x its row: a line fitted on any two methods estimates the third exactly; the
+    cuts are not among the fitted or the judged."""
+    rows_ = [rows()[0], variant("m@c1", "cluster", 16), variant("m@c2", "cluster", 40),
+             variant("m@f1", "filter", 24), variant("m@f2", "filter+snap", 48),
+             variant("m@h1", "hybrid-lw0.5", 32), cut(0.5, 32, 0.5)]
+    lines = lut_cross_check(rows_, {"m": cut_lut()}, {}, rounds=6, runs=300)
+    assert [line.split("|")[1].strip() for line in lines[2:7]] == ["m@c1", "m@c2", "m@f1", "m@f2", "m@h1"]
+    assert "| m@c1 | 3 of other methods | " in lines[2]
+    assert all(line.split("|")[3] == line.split("|")[4] for line in lines[2:7])  # estimate = measured
+    assert lines[-1].startswith("5 of 5 within 10 %")
+    assert lut_cross_check([rows()[0], variant("m@c1", "cluster", 16), variant("m@c2", "cluster", 40)],
+                           {"m": cut_lut()}, {}, 6, 300) == []  # one method: nothing to leave out
+
+
+def test_variants_fit_a_line_the_cuts_a_scale() -> None:
+    rows_ = [variant("m@c1", "cluster", 16, 1.3), variant("m@f1", "filter", 40, 0.9), cut(0.5, 32, 0.18)]
+    assert bench_calibrations(rows_, {"m": cut_lut()}, {}, 6, 300)["m"].shape == "scale"
+    line = bench_calibrations(rows_, {"m": cut_lut()}, {}, 6, 300, "linear")["m"]
+    assert line.shape == "linear" and [p.variant for p in line.points] == ["m@f1", "m@c1"]
+    assert line.factor(0.2) == pytest.approx(1.3, abs=1e-3) and line.factor(0.1125) == pytest.approx(0.9, abs=1e-3)

@@ -17,6 +17,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from models.bench import BenchReport
 from models.layer_spec import ModelSpec, read_spec
 from models.lut import Lut, load_lut
@@ -31,7 +33,8 @@ SCALES = (1.0, 1.018, 1.092, 1.106, 1.146)
 
 
 def main(store: Path) -> None:
-    reports = [BenchReport.model_validate_json(p.read_text()) for p in sorted((HERE / "bench-cuts").glob("*.json"))]
+    bench = Path(sys.argv[2]) if len(sys.argv) > 2 else HERE / "bench-cuts"
+    reports = [BenchReport.model_validate_json(p.read_text()) for p in sorted(bench.glob("*.json"))]
     rows = measured_rows(reports, ModelStore(store))
     lut, spec = load_lut(LUT).model_copy(update={"calibration": None}), read_spec(SPEC)
     parent = next(r for r in rows if r.method == "unpruned")
@@ -56,6 +59,34 @@ def main(store: Path) -> None:
         y = [1 - 1 / r.speedup for r in mine]
         fit = sum(a * b for a, b in zip(x, y, strict=True)) / sum(a * a for a in x)
         print(f"the {len(mine)} {method} variants alone would fit {fit:.3f}")
+    print()
+    totals: dict[str, list[float]] = {}
+    for held in ("cluster", "filter", "hybrid"):
+        train = [r for r in judged if not r.method.startswith(held)]
+        f = np.array([lut.saved_fraction(r.original, r.widths, spec) or 0.0 for r in train])
+        ratio = np.array([(1 - 1 / r.speedup) for r in train]) / f
+        for label in SHAPES:
+            errors = [error(r, parent, lut, spec, shaped(label, lut.saved_fraction(r.original, r.widths, spec) or 0.0,
+                                                        f, ratio)) for r in judged if r.method.startswith(held)]
+            totals.setdefault(label, []).extend(errors)
+            print(f"{held} left out, {label}: {sum(abs(e) <= 0.10 for e in errors)} of {len(errors)} within 10 %, "
+                  f"range {100 * min(errors):+.0f} % to {100 * max(errors):+.0f} %")
+    for label, errors in totals.items():
+        print(f"leave one method out, {label}: {sum(abs(e) <= 0.10 for e in errors)} of {len(errors)} within 10 %")
+
+
+SHAPES = ("one scale", "ratio linear in f", "ratio interpolated")
+
+
+def shaped(label: str, x: float, f: np.ndarray, ratio: np.ndarray) -> float:
+    """The scale a shape fitted on (rows' fraction `f`, measured / rows `ratio`) gives at rows' fraction `x`."""
+    if label == "one scale":
+        return float((f * f * ratio).sum() / (f * f).sum())
+    if label == "ratio linear in f":
+        slope, intercept = np.polyfit(f, ratio, 1)
+        return float(intercept + slope * x)
+    order = np.argsort(f)
+    return float(np.interp(x, f[order], ratio[order]))
 
 
 def error(row: Row, parent: Row, lut: Lut, spec: ModelSpec, scale: float) -> float:
