@@ -157,6 +157,15 @@ class LutCalibration(StrictModel):
         intercept, slope = self._line()
         return intercept + slope * min(max(fraction, low), high)
 
+    def describe(self) -> str:
+        """The correction in words: `x 1.092`, or `x (0.712 + 0.514 f), f held within 0.17-0.70`."""
+        if self.shape == "scale":
+            return f"x {self.scale:.3f}"
+        intercept, slope = self._line()
+        low, high = self._range()
+        sign = "+" if slope >= 0 else "-"
+        return f"x ({intercept:.3f} {sign} {abs(slope):.3f} f), f held within {low:.2f}-{high:.2f}"
+
     def apply(self, fraction: float) -> float:
         """The saved fraction the rows say, as the whole model saves it."""
         return min(fraction * self.factor(fraction), MAX_SAVED_FRACTION)

@@ -266,3 +266,9 @@ def test_a_linear_calibration_round_trips_in_the_current_format(tmp_path: Path) 
     save_lut(lut, tmp_path / "lut.json")
     assert load_lut(tmp_path / "lut.json").calibration == lut.calibration
     assert json.loads((tmp_path / "lut.json").read_text())["schema_version"] == LUT_SCHEMA_VERSION == 3
+
+
+def test_a_calibration_says_what_it_does() -> None:
+    assert calibration((0.5, 0.6)).describe() == "x 1.200"
+    assert line(*((f, f * (0.8 + 0.4 * f)) for f in (0.2, 0.7))).describe() == \
+        "x (0.800 + 0.400 f), f held within 0.20-0.70"

@@ -114,7 +114,7 @@ def test_the_note_says_whether_the_savings_are_calibrated(calibrated: bool) -> N
             parent="parent.pt", points=[CalibrationPoint(keep=0.5, lut_fraction=0.4, measured_fraction=0.46)],
             rounds=1, runs=1, threads=1)})
     note = scale_note([], {"m": lut})[0]
-    assert ("scaled by 1.150, what whole uniformly pruned copies of parent.pt saved" in note) == calibrated
+    assert ("scaled x 1.150, what whole uniformly pruned copies of parent.pt saved" in note) == calibrated
 
 
 def test_lut_error_is_judged_on_the_within_run_speedup() -> None:
@@ -201,8 +201,10 @@ def test_cuts_are_never_judged() -> None:
 def test_the_note_names_a_calibration_fitted_from_the_bench() -> None:
     cuts = [cut(0.5, 32, 0.18), cut(0.25, 16, 0.24)]
     lut = cut_lut().model_copy(update={"calibration": bench_calibrations([*cuts], {"m": cut_lut()}, {}, 6, 300)["m"]})
-    note = scale_note([], {"m": lut}, file_scales={"m": 1.106})[0]
-    assert "scaled by 1.200, fitted from 2 uniform cuts of m@1" in note and "in place of the LUT file's 1.106" in note
+    point = CalibrationPoint(keep=0.5, lut_fraction=0.5, measured_fraction=0.553)
+    before = LutCalibration(parent="p.pt", points=[point], rounds=1, runs=1, threads=1)
+    note = scale_note([], {"m": lut}, replaced={"m": before})[0]
+    assert "scaled x 1.200, fitted from 2 uniform cuts of m@1" in note and "in place of the LUT file's x 1.106" in note
     assert "their errors show the fit, not a check" in note
 
 

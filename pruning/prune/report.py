@@ -24,7 +24,7 @@ from pathlib import Path
 
 from models.bench import BenchReport
 from models.layer_spec import ModelSpec, read_spec
-from models.lut import UNIFORM_METHOD, Lut, load_lut, save_lut
+from models.lut import UNIFORM_METHOD, Lut, LutCalibration, load_lut, save_lut
 from models.manifest import CountingFigures
 from models.store import ModelStore
 from pruning.prune.calibration_fit import (
@@ -286,10 +286,10 @@ def plot_layers(row: Row, lut: Lut, path: Path) -> Path:
 
 
 def scale_note(reports: list[BenchReport], luts: dict[str, Lut], specs: dict[str, ModelSpec] | None = None,
-               file_scales: dict[str, float | None] | None = None) -> list[str]:
+               replaced: dict[str, LutCalibration | None] | None = None) -> list[str]:
     """How the table's LUT estimates were made, and whether LUT and bench used the same thread count.
 
-    `file_scales`: for a LUT whose calibration was fitted from the bench's cuts, the scale its file carried
+    `replaced`: for a LUT whose calibration was fitted from the bench's cuts, the calibration its file carried
     (None: none)."""
     bench_threads = {r.threads for report in reports for r in report.results}
     lines = ["LUT est. in this table: the parent's bench p50 less the LUT's savings (layer + consumers, at "
@@ -303,16 +303,22 @@ def scale_note(reports: list[BenchReport], luts: dict[str, Lut], specs: dict[str
                         if lut.reference else " and subtracts the savings in the profile's own ms (no "
                         "reference model timed beside the rows: off by however much faster or slower the "
                         "machine ran then)."))
-        if name in (file_scales or {}) and lut.calibration is not None:
-            before = (file_scales or {})[name]
-            lines.append(f"Its savings are scaled by {lut.calibration.scale:.3f}, fitted from "
-                         f"{len(lut.calibration.points)} uniform cuts of {lut.calibration.parent} benched in these "
-                         f"runs (calibrate-lut --store), in place of "
-                         + (f"the LUT file's {before:.3f}" if before is not None else "none in the LUT file")
+        calibration = lut.calibration
+        if calibration is None:
+            continue
+        if name in (replaced or {}):
+            before = (replaced or {})[name]
+            lines.append(f"Its savings are scaled {calibration.describe()}, fitted from {len(calibration.points)} "
+                         f"uniform cuts of {calibration.parent} benched in these runs (calibrate-lut --store), in "
+                         "place of " + (f"the LUT file's {before.describe()}" if before else "none in the LUT file")
                          + "; the uniform rows are those cuts, so their errors show the fit, not a check.")
-        elif lut.calibration is not None:
-            lines.append(f"Its savings are scaled by {lut.calibration.scale:.3f}, what whole uniformly pruned "
-                         f"copies of {lut.calibration.parent} saved against their rows (calibrate-lut).")
+        elif calibration.shape == "linear":
+            lines.append(f"Its savings are scaled {calibration.describe()}, the line of {len(calibration.points)} "
+                         f"pruned variants of {calibration.parent} (a report's LUT); where these rows are among "
+                         "them, their errors show the fit, not a check.")
+        else:
+            lines.append(f"Its savings are scaled {calibration.describe()}, what whole uniformly pruned copies of "
+                         f"{calibration.parent} saved against their rows (calibrate-lut).")
     for name, lut in luts.items():
         threads = lut.thread_count or 1
         if None in bench_threads:
@@ -346,7 +352,7 @@ def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], o
     first = report.results[0]
     fitted = bench_calibrations(rows, tables, layer_specs, len(reports), first.latency.iterations)
     shaped = bench_calibrations(rows, tables, layer_specs, len(reports), first.latency.iterations, "linear")
-    file_scales = {n: tables[n].calibration.scale if tables[n].calibration else None for n in fitted}
+    replaced = {n: tables[n].calibration for n in fitted}
     cross = lut_cross_check(rows, tables, layer_specs, len(reports), first.latency.iterations)
     tables = {n: lut.model_copy(update={"calibration": fitted[n]}) if n in fitted else lut for n, lut in tables.items()}
     add_estimates(rows, tables, layer_specs)
@@ -362,7 +368,7 @@ def write_report(benches: list[Path], store_root: Path, luts: dict[str, Path], o
              f"{first.latency.iterations} batch-1 inferences per variant and run, the median over the runs "
              "that bench it. Speedup: the median over runs of the unpruned parent's p50 / the variant's p50 "
              "in the same run.", "", f"![mAP vs latency]({out.with_suffix('.png').name})", "",
-             *table(rows), "", *scale_note(reports, tables, layer_specs, file_scales), "", "## Targets", "",
+             *table(rows), "", *scale_note(reports, tables, layer_specs, replaced), "", "## Targets", "",
              *verdicts(judged, runs), "",
              "## Pareto fronts (latency on the parent's scale)", "", *section(judged, budgets, runs)]
     if cross:
