@@ -11,7 +11,7 @@ Two sources, both timed in the same bench runs as the variants whose latency the
 from __future__ import annotations
 
 import statistics
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import ValidationError
 
@@ -22,6 +22,8 @@ from pruning.prune.fronts import family
 if TYPE_CHECKING:
     from pruning.prune.report import Row
 
+Shape = Literal["scale", "linear"]
+"""`LutCalibration.shape`: one scale (fitted on uniform cuts) or a line (fitted on pruned variants)."""
 LUT_TOLERANCE = 0.10
 """Issue 14's target: every estimate within 10 % of the bench."""
 
@@ -32,7 +34,7 @@ def is_cut(row: Row) -> bool:
 
 
 def fit_calibration(measured: list[Row], speedups: dict[str, float], lut: Lut, spec: ModelSpec | None,
-                    parent: str, rounds: int, runs: int, shape: str = "scale") -> LutCalibration | None:
+                    parent: str, rounds: int, runs: int, shape: Shape = "scale") -> LutCalibration | None:
     """The LUT's calibration from networks of `parent` timed beside the variants (uniform cuts, or pruned
     variants with `shape="linear"`): what each saved (1 - 1 / its speedup over the parent, timed in the same
     runs) against what the LUT's rows say it saves.
@@ -54,7 +56,7 @@ def fit_calibration(measured: list[Row], speedups: dict[str, float], lut: Lut, s
 
 
 def bench_calibrations(rows: list[Row], luts: dict[str, Lut], specs: dict[str, ModelSpec], rounds: int,
-                       runs: int, shape: str = "scale") -> dict[str, LutCalibration]:
+                       runs: int, shape: Shape = "scale") -> dict[str, LutCalibration]:
     """Per LUT, the calibration fitted (`fit_calibration`) from the cuts the benches timed, or with
     `shape="linear"` from the pruned variants they timed, where any."""
     fitted = {}

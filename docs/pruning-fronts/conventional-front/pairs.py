@@ -8,7 +8,7 @@ A folder of evidence holds `manifests/*.manifest.json` and `bench/bench-*.json`;
     .venv/bin/python docs/pruning-fronts/conventional-front/pairs.py   # -> pairs.txt
     .venv/bin/python docs/pruning-fronts/conventional-front/pairs.py docs/pruning-fronts/three-fronts
     F=docs/pruning-fronts/three-fronts; .venv/bin/python docs/pruning-fronts/conventional-front/pairs.py $F \
-        --bench $F/bench $F/bench-quiet $F/bench-turns   # -> three-fronts/pairs-18.txt
+        --bench $F/bench $F/bench-quiet $F/bench-turns $F/bench-turns10   # -> three-fronts/pairs-24.txt
 """
 
 from __future__ import annotations
